@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * lib/vtdemu private glue: the unit struct and the verbs its parts call on
+ * each other. Two halves:
+ *   front end (registers, queued and register-based invalidation, fault
+ *     recording registers, cost model, injection, hardware thread, dump):
+ *     vtdemu.c vtdemu_caps.c vtdemu_regs.c vtdemu_qi.c vtdemu_fault.c
+ *     vtdemu_cost.c vtdemu_dump.c
+ *   back end (table walker, caches, DMA engine, stale checker):
+ *     vtdemu_walk.c vtdemu_cache.c vtdemu_dma.c vtdemu_stale.c
+ *
+ * Locking legend:
+ *   [R]  written under emu->reg_lock (register writes, queue processing)
+ *   [A]  atomic; readable without a lock
+ *   [C]  owned by the back end, under its own cache lock(s)
+ *   [I]  immutable after vtdemu_create()
+ * Lock order: reg_lock before any back-end lock. The back end never calls
+ * into the front end while holding a cache lock, except emu_fault_record(),
+ * which takes only fault_lock.
+ */
+#ifndef VTDEMU_INTERNAL_H
+#define VTDEMU_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "vtdemu.h"
+
+struct emu_qi;      /* front end */
+struct emu_thread;  /* front end */
+struct emu_backend; /* back end: caches, stale log */
+
+struct vtdemu {
+	struct vtdemu_config cfg;           /* [I] */
+	uint32_t ver;                       /* [I] */
+	uint64_t cap, ecap;                 /* [I] */
+
+	/* Register file, page aligned, vtdemu_regs_size() bytes. */
+	uint8_t *regs;                      /* content [R]; readers load */
+	size_t regs_size;                   /* [I] */
+	pthread_mutex_t reg_lock;
+
+	/* State the back end reads, published by the front end. */
+	_Atomic uint64_t root_table;        /* [A] RTADDR latched by SRTP: RTA|TTM */
+	_Atomic bool translation_enabled;   /* [A] GSTS.TES */
+
+	struct emu_qi *qi;                  /* front end */
+	struct emu_thread *thread;          /* front end, threaded mode */
+	pthread_mutex_t fault_lock;         /* fault recording registers */
+
+	struct emu_backend *backend;        /* [C] */
+
+	/* Statistics: every counter updated with relaxed atomic adds. */
+	struct vtdemu_stats stats;
+};
+
+#define EMU_STAT_ADD(emu, field, n) \
+	__atomic_fetch_add(&(emu)->stats.field, (n), __ATOMIC_RELAXED)
+
+/* Resolves "physical" memory through the configured callback. NULL when it
+ * does not exist; never for a range crossing a 4 KiB boundary. */
+void *emu_mem(struct vtdemu *emu, uint64_t addr, size_t len);
+
+/* Translation type modes latched from RTADDR.TTM (VT-d spec §11.4.5). */
+#define EMU_TTM_LEGACY   0
+#define EMU_TTM_SCALABLE 1
+
+/* ------------------------------------------------------------------------
+ * Back end verbs, called by the front end (with reg_lock held when they come
+ * from a descriptor or a register command).
+ */
+int emu_backend_init(struct vtdemu *emu, char *err, size_t errlen);
+void emu_backend_fini(struct vtdemu *emu);
+
+/* Context-cache invalidation (VT-d spec §6.5.2.1): gran 1 global, 2 domain
+ * (did), 3 device (did, sid, function mask fm). */
+void emu_inv_context(struct vtdemu *emu, unsigned int gran, uint16_t did,
+		     uint16_t sid, unsigned int fm);
+
+/* IOTLB invalidation (§6.5.2.3; register-based §6.5.1.2): gran 1 global,
+ * 2 domain (did), 3 page (did, addr aligned to 2^am pages, am, ih: keep
+ * paging-structure caches). In scalable mode it drops the entries of every
+ * PASID of the domain (§6.5.2.3). Returns the pages a hypervisor shadowing
+ * this unit would re-walk (cost model, CM=1): for global/domain, the present
+ * pages of the domains concerned; for page-selective, 2^am. */
+uint64_t emu_inv_iotlb(struct vtdemu *emu, unsigned int gran, uint16_t did,
+		       uint64_t addr, unsigned int am, bool ih);
+
+/* PASID-based IOTLB invalidation (§6.5.2.4): gran 2 all of (did, pasid),
+ * 3 page within (did, pasid). Affects first-stage and pass-through entries
+ * of that PASID only. Returns pages shadowed as above. */
+uint64_t emu_inv_pasid_iotlb(struct vtdemu *emu, unsigned int gran,
+			     uint16_t did, uint32_t pasid, uint64_t addr,
+			     unsigned int am, bool ih);
+
+/* PASID-cache invalidation (§6.5.2.2): gran 0 domain (did), 1 PASID
+ * (did, pasid), 3 global. */
+void emu_inv_pasid_cache(struct vtdemu *emu, unsigned int gran, uint16_t did,
+			 uint32_t pasid);
+
+/* Device-TLB invalidation (§6.5.2.5 and §6.5.2.6) of endpoint sid: the range
+ * [addr, addr + size); pasid VTDEMU_NO_PASID for requests without PASID;
+ * global: every PASID of the endpoint. */
+void emu_inv_devtlb(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
+		    bool global, uint64_t addr, uint64_t size);
+
+/* Everything (SRTP with CAP.ESRTPS, reset, vtdemu_cache_flush_all). */
+void emu_inv_all(struct vtdemu *emu);
+
+/* ------------------------------------------------------------------------
+ * Front end verbs, called by the back end.
+ */
+
+/* Records a primary fault in the fault recording registers (§7.2.1): the
+ * next free record from FSTS.FRI, F set, FSTS.PPF set; FSTS.PFO and
+ * stats.faults_overflow when every record is full. Sets fault->recorded. */
+void emu_fault_record(struct vtdemu *emu, struct vtdemu_fault_info *fault);
+
+#endif /* VTDEMU_INTERNAL_H */

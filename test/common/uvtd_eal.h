@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * EAL start-up for uvtd test programs, by the house rules: --no-pci, a
+ * file prefix of the test's own, no hugepage files left behind, and the
+ * runtime folder (/var/run/dpdk/<prefix>) removed at exit, also on failure.
+ *
+ *   uvtd_test_eal_init(argv[0], UVTD_EAL_VA);  // --no-huge: IOVA as VA
+ *   uvtd_test_eal_init(argv[0], UVTD_EAL_PA);  // hugepages, IOVA as PA;
+ *                                              // returns -1 if unavailable
+ */
+#ifndef UVTD_EAL_H
+#define UVTD_EAL_H
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+
+enum uvtd_eal_mode {
+	UVTD_EAL_VA,   /* --no-huge -m 512: runs anywhere */
+	UVTD_EAL_PA,   /* hugepages, --iova-mode=pa (needs root + hugepages) */
+};
+
+static char uvtd_eal_prefix[64];
+
+static void uvtd_eal_cleanup(void)
+{
+	char cmd[160];
+
+	rte_eal_cleanup();
+	/* The runtime folder holds the config and the telemetry socket. */
+	snprintf(cmd, sizeof(cmd), "rm -rf /var/run/dpdk/%s", uvtd_eal_prefix);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove /var/run/dpdk/%s\n", uvtd_eal_prefix);
+}
+
+/* Extra EAL arguments can be given in UVTD_TEST_EAL_ARGS (space separated).
+ * Returns 0, or -1 when EAL could not start (the caller skips with 77 in PA
+ * mode). */
+static inline int uvtd_test_eal_init(const char *prog, enum uvtd_eal_mode mode)
+{
+	char name[64], *argv[32];
+	int argc = 0;
+	static char extra[256];
+	const char *env = getenv("UVTD_TEST_EAL_ARGS");
+
+	snprintf(name, sizeof(name), "%s", prog);
+	snprintf(uvtd_eal_prefix, sizeof(uvtd_eal_prefix), "uvtd-%s-%d",
+		 basename(name), (int)getpid());
+	static char prefix_arg[96];
+	snprintf(prefix_arg, sizeof(prefix_arg), "--file-prefix=%s", uvtd_eal_prefix);
+
+	argv[argc++] = (char *)"uvtd-test";
+	argv[argc++] = (char *)"-l";
+	argv[argc++] = (char *)"0-1";
+	argv[argc++] = (char *)"--no-pci";
+	argv[argc++] = prefix_arg;
+	argv[argc++] = (char *)"--in-memory";
+	argv[argc++] = (char *)"--no-telemetry";
+	argv[argc++] = (char *)"--log-level=lib.eal:error";
+	if (mode == UVTD_EAL_VA) {
+		argv[argc++] = (char *)"--no-huge";
+		argv[argc++] = (char *)"-m";
+		argv[argc++] = (char *)"512";
+	} else {
+		argv[argc++] = (char *)"--iova-mode=pa";
+		argv[argc++] = (char *)"-m";
+		argv[argc++] = (char *)"256";
+	}
+	if (env && *env) {
+		snprintf(extra, sizeof(extra), "%s", env);
+		for (char *tok = strtok(extra, " "); tok && argc < 30; tok = strtok(NULL, " "))
+			argv[argc++] = tok;
+	}
+	argv[argc] = NULL;
+	if (rte_eal_init(argc, argv) < 0)
+		return -1;
+	atexit(uvtd_eal_cleanup);
+	return 0;
+}
+
+#endif /* UVTD_EAL_H */
