@@ -15,13 +15,14 @@
 #include <assert.h>
 #include <stdint.h>
 
-#define VTD_BIT(n)           (1ULL << (n))
-#define VTD_MASK(hi, lo)     ((~0ULL >> (63 - (hi))) & ~((1ULL << (lo)) - 1))
+/* All of type uint64_t, so that PRIx64/PRIu64 print them. */
+#define VTD_BIT(n)           ((uint64_t)1 << (n))
+#define VTD_MASK(hi, lo)     ((UINT64_MAX >> (63 - (hi))) & ~(((uint64_t)1 << (lo)) - 1))
 #define VTD_GET(v, hi, lo)   (((uint64_t)(v) & VTD_MASK(hi, lo)) >> (lo))
 #define VTD_SET(x, hi, lo)   (((uint64_t)(x) << (lo)) & VTD_MASK(hi, lo))
 
 #define VTD_PAGE_SHIFT       12
-#define VTD_PAGE_SIZE        (1ULL << VTD_PAGE_SHIFT)
+#define VTD_PAGE_SIZE        ((uint64_t)1 << VTD_PAGE_SHIFT)
 #define VTD_PAGE_MASK        (~(VTD_PAGE_SIZE - 1))
 
 /* ---------------------------------------------------------------------------
@@ -287,7 +288,7 @@ static inline struct vtd_desc vtd_desc_wait(uint64_t flags, uint32_t data,
 					    uint64_t status_addr)
 {
 	struct vtd_desc d = { { VTD_DESC_WAIT | flags | VTD_SET(data, 63, 32),
-				status_addr & ~3ULL, 0, 0 } };
+				status_addr & ~(uint64_t)3, 0, 0 } };
 	return d;
 }
 
