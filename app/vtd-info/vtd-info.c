@@ -339,7 +339,7 @@ static int show_dmar(const struct opts *o)
 			size_t size;
 			struct regs_snapshot *s = calloc(1, sizeof(*s));
 
-			if (!s || map_unit(d->base, 4096, &win, &size) < 0) {
+			if (!s || map_unit(d->base, d->reg_size ? d->reg_size : 4096, &win, &size) < 0) {
 				free(s);
 				status = 1;
 			} else {

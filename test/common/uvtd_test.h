@@ -43,14 +43,19 @@ static struct uvtd_test_state uvtd_test_state;
 /* CHECK that also leaves the test function on failure. */
 #define REQUIRE(cond, ...)                                                      \
 	do {                                                                    \
-		CHECK(cond, __VA_ARGS__);                                       \
-		if (!(cond))                                                    \
+		int uvtd_require_ok_ = !!(cond); /* evaluated once */           \
+		CHECK(uvtd_require_ok_, __VA_ARGS__);                           \
+		if (!uvtd_require_ok_)                                          \
 			return;                                                 \
 	} while (0)
 
+/* Evaluates a and b once each. */
 #define CHECK_EQ(a, b)                                                          \
-	CHECK((uint64_t)(a) == (uint64_t)(b), "%s = 0x%" PRIx64                 \
-	      ", expected %s = 0x%" PRIx64, #a, (uint64_t)(a), #b, (uint64_t)(b))
+	do {                                                                    \
+		uint64_t uvtd_a_ = (uint64_t)(a), uvtd_b_ = (uint64_t)(b);      \
+		CHECK(uvtd_a_ == uvtd_b_, "%s = 0x%" PRIx64                     \
+		      ", expected %s = 0x%" PRIx64, #a, uvtd_a_, #b, uvtd_b_);  \
+	} while (0)
 
 /* Marks the current test skipped, with the reason, and leaves it. */
 #define SKIP_TEST(...)                                                          \

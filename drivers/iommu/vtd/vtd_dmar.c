@@ -141,24 +141,25 @@ static int parse_scopes(const uint8_t *t, uint32_t start, uint32_t end,
 
 		if (left < 2)
 			return bad_table(err, errlen, off,
-				"%s has %" PRIu32 " trailing byte(s), too few for "
-				"a device scope entry", struct_name(owner), left);
+				"%s has %" PRIu32 " trailing byte(s), too few "
+				"for a device scope entry", struct_name(owner),
+				left);
 		type = t[off];
 		len = t[off + 1];
 		if (len < VTD_DMAR_SCOPE_MIN_LEN)
 			return bad_table(err, errlen, off,
-				"device scope length %u is below the minimum of "
-				"%u (6 bytes and one path hop)", len,
+				"device scope length %u is below the minimum "
+				"of %u (6 bytes and one path hop)", len,
 				VTD_DMAR_SCOPE_MIN_LEN);
 		if (len > left)
 			return bad_table(err, errlen, off,
-				"device scope length %u runs past the end of its "
-				"%s (%" PRIu32 " bytes left)", len,
+				"device scope length %u runs past the end of "
+				"its %s (%" PRIu32 " bytes left)", len,
 				struct_name(owner), left);
 		if ((len - 6) % 2 != 0)
 			return bad_table(err, errlen, off,
-				"device scope length %u leaves half a path entry",
-				len);
+				"device scope length %u leaves half a path "
+				"entry", len);
 		hops = (len - 6u) / 2u;
 		for (i = 0; i < hops; i++) {
 			uint8_t d = t[off + 6 + 2 * i];
@@ -167,8 +168,9 @@ static int parse_scopes(const uint8_t *t, uint32_t start, uint32_t end,
 			/* A PCI device number is 5 bits, a function 3. */
 			if (d > 31 || f > 7)
 				return bad_table(err, errlen, off + 6 + 2 * i,
-					"device scope path hop %u is %02x.%x, out "
-					"of range (device 0-31, function 0-7)",
+					"device scope path hop %u is %02x.%x, "
+					"out of range (device 0-31, function "
+					"0-7)",
 					i + 1, d, f);
 			if (b->fill) {
 				b->hops[b->nhops + i].device = d;
@@ -394,8 +396,8 @@ static int walk(const uint8_t *t, uint32_t len, struct builder *b, char *err,
 				"of %u", struct_name(type), type, slen, min);
 		if (slen > left)
 			return bad_table(err, errlen, off,
-				"%s (type %u) length %u runs past the end of the "
-				"table (%" PRIu32 " bytes left)",
+				"%s (type %u) length %u runs past the end of "
+				"the table (%" PRIu32 " bytes left)",
 				struct_name(type), type, slen, left);
 		switch (type) {
 		case VTD_DMAR_TYPE_DRHD:
@@ -487,7 +489,9 @@ static void *carve(uint8_t **cursor, size_t bytes)
 {
 	const size_t align = sizeof(uint64_t) > sizeof(void *) ?
 			     sizeof(uint64_t) : sizeof(void *);
-	uintptr_t p = ((uintptr_t)*cursor + align - 1) & ~(uintptr_t)(align - 1);
+	uintptr_t p = (uintptr_t)*cursor;
+
+	p = (p + align - 1) & ~(uintptr_t)(align - 1);
 
 	*cursor = (uint8_t *)p + bytes;
 	return bytes ? (void *)p : NULL;
@@ -499,7 +503,7 @@ int vtd_dmar_parse(const void *buf, size_t len, struct vtd_dmar **out,
 	const uint8_t *t = buf;
 	struct builder count = {0}, fill = {0};
 	struct vtd_dmar *d;
-	uint32_t table_len;
+	uint32_t table_len = 0;
 	size_t total, slack;
 	uint8_t *base, *cursor;
 	unsigned i, j;
@@ -694,8 +698,8 @@ int vtd_dmar_bdf_parse(const char *str, struct vtd_dmar_bdf *out)
 
 	if (str == NULL || out == NULL)
 		return -EINVAL;
-	if (sscanf(str, "%4x:%2x:%2x.%1x%n", &seg, &bus, &dev, &fn, &pos) != 4 ||
-	    str[pos] != '\0') {
+	if (sscanf(str, "%4x:%2x:%2x.%1x%n", &seg, &bus, &dev, &fn,
+		   &pos) != 4 || str[pos] != '\0') {
 		seg = 0;
 		pos = 0;
 		if (sscanf(str, "%2x:%2x.%1x%n", &bus, &dev, &fn, &pos) != 3 ||
@@ -721,7 +725,8 @@ int vtd_dmar_bdf_parse(const char *str, struct vtd_dmar_bdf *out)
  * it is not a bridge; another negative errno if the file cannot be read.
  */
 static int read_bridge_buses(const char *root, uint16_t seg, uint8_t bus,
-			     uint8_t dev, uint8_t fn, uint8_t *sec, uint8_t *sub)
+			     uint8_t dev, uint8_t fn, uint8_t *sec,
+			     uint8_t *sub)
 {
 	/* Config offsets (PCI Local Bus spec 3.0, §6.1 and the PCI-to-PCI
 	 * Bridge spec §3.2): header type 0x0E (bits 6:0, 1 = bridge),
@@ -769,7 +774,8 @@ static bool is_pci_scope(uint8_t type)
 /* §8.3.1: the path is walked from start_bus. Every hop but the last is a
  * bridge whose secondary bus is the bus of the next hop. */
 static int resolve_path(const char *root, uint16_t seg,
-			const struct vtd_dmar_scope *s, struct vtd_dmar_bdf *out)
+			const struct vtd_dmar_scope *s,
+			struct vtd_dmar_bdf *out)
 {
 	uint8_t bus = s->start_bus;
 	unsigned i;
@@ -838,7 +844,8 @@ static bool same_bdf(const struct vtd_dmar_bdf *a, const struct vtd_dmar_bdf *b)
  */
 static int scope_matches(const char *root, uint16_t seg,
 			 const struct vtd_dmar_scope *s,
-			 const struct vtd_dmar_bdf *dev, enum vtd_dmar_match *how)
+			 const struct vtd_dmar_bdf *dev,
+			 enum vtd_dmar_match *how)
 {
 	struct vtd_dmar_bdf target;
 	uint8_t sec, sub;
@@ -880,7 +887,8 @@ static int scope_matches(const char *root, uint16_t seg,
  * error on one scope does not hide a match on a later one. */
 static int scopes_match(const char *root, uint16_t seg,
 			const struct vtd_dmar_scope *scopes, unsigned n,
-			const struct vtd_dmar_bdf *dev, enum vtd_dmar_match *how)
+			const struct vtd_dmar_bdf *dev,
+			enum vtd_dmar_match *how)
 {
 	int first_err = 0;
 	unsigned i;
@@ -1011,8 +1019,8 @@ int vtd_dmar_ats_allowed(const struct vtd_dmar *dmar, const char *sysfs_root,
 			return ret;
 		if (ret > 0) {
 			if (atc_required)
-				*atc_required =
-					!!(s->flags & VTD_DMAR_SATC_F_ATC_REQUIRED);
+				*atc_required = (s->flags &
+					VTD_DMAR_SATC_F_ATC_REQUIRED) != 0;
 			return 1;
 		}
 	}
@@ -1067,6 +1075,8 @@ static void print_scopes(FILE *f, const struct vtd_dmar *dmar, uint16_t seg,
 
 			fprintf(f, " \"%s\"", name ? name : "(no ANDD)");
 		}
+		if (!is_pci_scope(s->type))
+			fputs(" at", f);
 		/* One hop names a device directly; longer paths go through
 		 * bridges whose buses only the live topology knows. */
 		if (s->path_len == 1)

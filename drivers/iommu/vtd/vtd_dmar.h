@@ -70,15 +70,15 @@ extern "C" {
 #define VTD_DMAR_F_DMA_CTRL_PLATFORM_OPT_IN (1u << 2)
 
 /* Remapping structure types (§8.2). Types 6 and up are skipped by their
- * length: the specification reserves them for future use (rev 4.1 defines
- * type 6, SIDP, which this parser does not need). */
+ * length: the specification reserves them for future use (newer revisions
+ * define type 6, SIDP, which this parser does not need). */
 enum vtd_dmar_struct_type {
-	VTD_DMAR_TYPE_DRHD = 0, /* DMA Remapping Hardware Unit Definition §8.3 */
+	VTD_DMAR_TYPE_DRHD = 0, /* DMA Remapping Hardware Unit Def. §8.3 */
 	VTD_DMAR_TYPE_RMRR = 1, /* Reserved Memory Region Reporting §8.4 */
 	VTD_DMAR_TYPE_ATSR = 2, /* Root Port ATS Capability Reporting §8.5 */
 	VTD_DMAR_TYPE_RHSA = 3, /* Remapping Hardware Static Affinity §8.6 */
 	VTD_DMAR_TYPE_ANDD = 4, /* ACPI Name-space Device Declaration §8.7 */
-	VTD_DMAR_TYPE_SATC = 5, /* SoC Integrated Address Translation Cache §8.8 */
+	VTD_DMAR_TYPE_SATC = 5, /* SoC Integrated Address Transl. Cache §8.8 */
 };
 
 /* Minimum lengths of each structure, header included. */
@@ -135,7 +135,7 @@ struct vtd_dmar_scope {
 struct vtd_dmar_drhd {
 	uint32_t offset;
 	uint8_t flags;		/* VTD_DMAR_DRHD_F_* */
-	uint8_t size_field;	/* bits 3:0 of byte 5: register set is 2^N pages */
+	uint8_t size_field;	/* byte 5 bits 3:0: registers are 2^N pages */
 	uint16_t segment;	/* PCI segment (domain) */
 	uint64_t base;		/* register base address, 4 KiB aligned */
 	uint64_t reg_size;	/* bytes: 4096 << size_field */
@@ -172,7 +172,7 @@ struct vtd_dmar_rhsa {
 	uint32_t offset;
 	uint64_t base;		/* register base of the unit it describes */
 	uint32_t proximity_domain;
-	int drhd;		/* index of that unit in drhd[], or -1 if none */
+	int drhd;		/* that unit's index in drhd[], or -1 */
 };
 
 /* An ACPI namespace device (§8.7), named by ACPI_NAMESPACE scopes. */
@@ -249,7 +249,7 @@ void vtd_dmar_free(struct vtd_dmar *dmar);
 /* ------------------------------------------------------------------------
  * Queries. sysfs_root NULL means VTD_DMAR_DEFAULT_SYSFS.
  *
- * Matching rules (§8.3.1, as Linux and FreeBSD apply them):
+ * Matching rules (§8.3.1, as Linux applies them):
  *   - an endpoint scope matches the one device its path leads to;
  *   - a sub-hierarchy (bridge) scope matches the bridge its path leads to
  *     and every device whose bus lies within the bridge's secondary ..
@@ -274,7 +274,7 @@ struct vtd_dmar_bdf {
 enum vtd_dmar_match {
 	VTD_DMAR_MATCH_NONE = 0,
 	VTD_DMAR_MATCH_ENDPOINT,	/* named by an endpoint scope */
-	VTD_DMAR_MATCH_BRIDGE,		/* under (or is) a bridge scope's bridge */
+	VTD_DMAR_MATCH_BRIDGE,		/* is or is below a bridge scope's */
 	VTD_DMAR_MATCH_INCLUDE_ALL,	/* the segment's INCLUDE_PCI_ALL unit */
 };
 
