@@ -157,11 +157,20 @@ out:
 
 volatile void *guest_map_phys(uint64_t phys, size_t len)
 {
-	/* O_SYNC makes the mapping uncached, as MMIO must be. */
-	int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	const char *guest = getenv("UVTD_GUEST");
 	void *p;
-	int saved;
+	int fd, saved;
 
+	/* A safety net: the host's /dev/mem is never opened by a test. The rig's
+	 * /init sets UVTD_GUEST=1 for everything it runs. */
+	if (guest == NULL || strcmp(guest, "1") != 0) {
+		fprintf(stderr, "refusing to open /dev/mem outside the QEMU guest "
+				"(UVTD_GUEST=1 is set by test/qemu/rig)\n");
+		errno = EPERM;
+		return NULL;
+	}
+	/* O_SYNC makes the mapping uncached, as MMIO must be. */
+	fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)phys);

@@ -39,7 +39,8 @@ struct guest_dmar {
 int guest_dmar_read(const char *path, struct guest_dmar *out, const char **why);
 
 /* Maps len bytes of physical memory at phys (page aligned) through /dev/mem,
- * read-write, uncached (O_SYNC). Returns the mapping or NULL with errno set. */
+ * read-write, uncached (O_SYNC). Returns the mapping or NULL with errno set.
+ * Refuses (EPERM) unless UVTD_GUEST=1, which only the rig's guest sets. */
 volatile void *guest_map_phys(uint64_t phys, size_t len);
 void guest_unmap_phys(volatile void *p, size_t len);
 
