@@ -106,7 +106,10 @@ enum vtdemu_mode {
 	VTDEMU_THREADED,   /* a hardware thread fetches asynchronously */
 };
 
-/* Cache capacities, in entries. 0 means unbounded: never evict. */
+/* Cache capacities, in entries. 0 means unbounded: never evict. A full
+ * bounded cache evicts an entry chosen at random by a generator with a fixed
+ * seed (runs are reproducible); a cache of fewer than 512 entries is exact
+ * (one shard), a larger one is split into shards of equal capacity. */
 struct vtdemu_cache_config {
 	uint32_t context_entries; /* context entries (and SM context) */
 	uint32_t pasid_entries;   /* PASID-table entries (scalable mode) */
@@ -202,9 +205,14 @@ int vtdemu_quiesce(struct vtdemu *emu, uint64_t timeout_ns);
 
 #define VTDEMU_NO_PASID UINT32_MAX
 
-/* Declares that endpoint sid implements ATS and has a device TLB (used when
- * its context entry allows translated requests: legacy TT=01b, scalable-mode
- * DTE=1). Its DMA then goes through its device TLB. */
+/* Declares that endpoint sid implements ATS and has a device TLB. Its DMA
+ * then consults its device TLB first and, on a miss, sends a translation
+ * request to the unit (which may hit the IOTLB) and fills the device TLB;
+ * only device-TLB invalidations remove its entries. The context entry must
+ * allow translation requests (legacy TT=01b, scalable-mode DTE=1): otherwise
+ * the request is blocked, fault 0xD (legacy) or 0x44 (scalable mode), as
+ * real hardware blocks an ATS function behind such a context. -ENOTSUP
+ * without ECAP.DT. Turning ATS off (or on again) empties the device TLB. */
 int vtdemu_set_ats(struct vtdemu *emu, uint16_t sid, bool enabled);
 
 enum vtdemu_access {
@@ -231,7 +239,9 @@ int vtdemu_translate(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 		     struct vtdemu_fault_info *fault);
 
 /* DMA through translation, page by page. Returns the number of bytes moved
- * (len) or -EFAULT at the first faulting page (bytes before it were moved). */
+ * (len) or -EFAULT at the first faulting page (bytes before it were moved).
+ * A page that translates to memory the resolver does not know also fails
+ * with -EFAULT, with fault->reason 0 (not a remapping fault, not recorded). */
 int64_t vtdemu_dma_read(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 			uint64_t iova, void *dst, size_t len,
 			struct vtdemu_fault_info *fault);
@@ -262,9 +272,14 @@ void vtdemu_cache_occupancy(struct vtdemu *emu,
  *   CONTEXT:    sid
  *   PASID:      sid, pasid
  *   IOTLB:      did, pasid (VTDEMU_NO_PASID for requests without), iova
- *   PWC:        did, pasid, iova, level (the level of the cached entry)
+ *   PWC:        did, pasid, iova, level (the level of the cached entry:
+ *               2 = a PDE, which points to a table of 4 KiB leaves)
  *   DEVTLB:     sid, pasid, iova
- *   NOTPRESENT: sid, pasid, iova */
+ *   NOTPRESENT: sid, pasid, iova
+ * PASID, IOTLB and PWC entries of scalable mode are tagged with the PASID
+ * of the PASID-table entry used: the request's PASID, or the context's
+ * RID_PASID for a request without PASID. In legacy mode the tag is
+ * VTDEMU_NO_PASID. DEVTLB and NOTPRESENT use the request's PASID. */
 struct vtdemu_cache_key {
 	uint16_t sid;
 	uint16_t did;
@@ -279,6 +294,18 @@ void vtdemu_cache_flush_all(struct vtdemu *emu);
 
 /* ------------------------------------------------------------------------
  * The stale-translation checker
+ *
+ * With cfg.check_stale, every translation served wholly or partly from a
+ * cache (IOTLB, a walk started from a paging-structure entry, a cached
+ * context or PASID entry, a device TLB, a cached not-present result) is
+ * compared with a fresh walk of the tables in memory. It is a stale use
+ * when the cache gave a translation and the walk faults, gives another
+ * frame, or does not grant the access made; or when the cache gave a fault
+ * and the walk grants the access (source NOTPRESENT under CAP.CM=1: the
+ * missing map-side flush). Less permission than the walk is not counted
+ * unless it denied the access (the IOTLB walks again rather than deny). A
+ * comparison across a concurrent invalidation is inconclusive and not
+ * counted (the translation was in flight).
  */
 
 struct vtdemu_stale_record {
@@ -312,15 +339,25 @@ enum vtdemu_inject_kind {
 	/* The nth descriptor fetched from now (0 = the next) is treated as
 	 * invalid: IQE, IQH left at it. */
 	VTDEMU_INJECT_BAD_DESC = 1,
-	/* Device-TLB invalidations for requester sid time out: ITE, pending
-	 * waits aborted, fetching stops until ITE is cleared. count: how many
-	 * times (0 = until cleared with vtdemu_inject_clear). */
+	/* Device-TLB invalidations for requester sid time out: ITE with
+	 * IQER.ITESID = sid. The waits fetched after the timed-out
+	 * invalidation in the same run (up to the tail of that IQT write)
+	 * are aborted: no status write, no IWC; the other descriptors of the
+	 * run still take effect and IQH ends at that tail. Fetching stops
+	 * until software clears ITE, and then resumes without an IQT write.
+	 * count: how many times (0 = until cleared with
+	 * vtdemu_inject_clear). */
 	VTDEMU_INJECT_DEVTLB_TIMEOUT,
-	/* The next device-TLB invalidation completes with an error: ICE. */
+	/* The next device-TLB invalidation completes with an error: ICE with
+	 * IQER.ICESID; the invalidation still takes effect and the queue
+	 * goes on. */
 	VTDEMU_INJECT_ICE,
-	/* The queue stops being fetched for duration_ns (0 = until cleared). */
+	/* The queue stops being fetched for duration_ns (0 = until cleared).
+	 * IQT writes are latched meanwhile; fetching resumes by itself at
+	 * the end (inline mode too: a timer thread does it). */
 	VTDEMU_INJECT_STALL,
-	/* The nth wait descriptor from now completes without its status write. */
+	/* The nth wait descriptor from now completes without its status write
+	 * (nor IWC); no error is reported and the queue goes on. */
 	VTDEMU_INJECT_LOST_WAIT,
 };
 
@@ -332,6 +369,8 @@ struct vtdemu_injection {
 	uint64_t duration_ns;
 };
 
+/* Each kind is independent; injecting a kind again replaces it. 0 or
+ * -EINVAL. */
 int vtdemu_inject(struct vtdemu *emu, const struct vtdemu_injection *inj);
 void vtdemu_inject_clear(struct vtdemu *emu);
 
@@ -383,6 +422,23 @@ struct vtdemu_stats {
 	uint64_t shadow_pages;           /* CM=1: pages the hypervisor re-walked */
 	uint64_t modelled_ns;            /* total modelled time */
 	uint64_t modelled_shadow_ns;     /* of which hypervisor shadowing */
+	/* Front-end details. */
+	uint64_t wbf;                    /* write-buffer flushes (CAP.RWBF=1) */
+	uint64_t wbf_ignored;            /* GCMD.WBF written with CAP.RWBF=0 */
+	uint64_t reg_inv_refused;        /* CCMD/IOTLB command while QI is on */
+	uint64_t waits_aborted;          /* waits dropped by ITE (no write) */
+	uint64_t waits_lost;             /* waits dropped by LOST_WAIT */
+	uint64_t desc_coarsened;         /* performed at a coarser granularity
+					  * (PSI without CAP.PSI, PASID-IOTLB
+					  * AM > MAMV); desc[] counts what was
+					  * performed */
+	uint64_t psi_unaligned;          /* page-selective address not aligned
+					  * to 2^AM pages (low bits ignored) */
+	uint64_t qi_batches;             /* fetch runs (one per IQT write in
+					  * inline mode) */
+	uint64_t qemu72_unsafe_waits;    /* valid waits QEMU 7.2 would not
+					  * take: SW and IF together (it
+					  * aborts) or neither (IQE) */
 };
 
 void vtdemu_stats_get(struct vtdemu *emu, struct vtdemu_stats *stats);

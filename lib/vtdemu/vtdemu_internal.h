@@ -46,6 +46,8 @@ struct vtdemu {
 	struct emu_qi *qi;                  /* front end */
 	struct emu_thread *thread;          /* front end, threaded mode */
 	pthread_mutex_t fault_lock;         /* fault recording registers */
+	uint32_t frcd_next;                 /* next fault record to use
+					     * (§7.2.1), under fault_lock */
 
 	struct emu_backend *backend;        /* [C] */
 
@@ -72,7 +74,10 @@ int emu_backend_init(struct vtdemu *emu, char *err, size_t errlen);
 void emu_backend_fini(struct vtdemu *emu);
 
 /* Context-cache invalidation (VT-d spec §6.5.2.1): gran 1 global, 2 domain
- * (did), 3 device (did, sid, function mask fm). */
+ * (did), 3 device (did, sid, function mask fm). Device-selective matches
+ * both SID and DID; CM=1 not-present contexts are tagged DID 0. Scalable-
+ * mode context entries carry no DID: domain-selective drops them all,
+ * device-selective matches the SID only. */
 void emu_inv_context(struct vtdemu *emu, unsigned int gran, uint16_t did,
 		     uint16_t sid, unsigned int fm);
 
@@ -81,7 +86,9 @@ void emu_inv_context(struct vtdemu *emu, unsigned int gran, uint16_t did,
  * paging-structure caches). In scalable mode it drops the entries of every
  * PASID of the domain (§6.5.2.3). Returns the pages a hypervisor shadowing
  * this unit would re-walk (cost model, CM=1): for global/domain, the present
- * pages of the domains concerned; for page-selective, 2^am. */
+ * leaf entries of the domains' tables (found by walking the root, context
+ * and PASID tables; 0 when CAP.CM=0, where nothing shadows); for
+ * page-selective, 2^am. */
 uint64_t emu_inv_iotlb(struct vtdemu *emu, unsigned int gran, uint16_t did,
 		       uint64_t addr, unsigned int am, bool ih);
 
@@ -99,7 +106,9 @@ void emu_inv_pasid_cache(struct vtdemu *emu, unsigned int gran, uint16_t did,
 
 /* Device-TLB invalidation (§6.5.2.5 and §6.5.2.6) of endpoint sid: the range
  * [addr, addr + size); pasid VTDEMU_NO_PASID for requests without PASID;
- * global: every PASID of the endpoint. */
+ * global: every PASID of the endpoint (entries of requests with PASID;
+ * those without go with a type-3 invalidation). The whole address space (ATS size
+ * 2^64) comes as addr 0, size UINT64_MAX. */
 void emu_inv_devtlb(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 		    bool global, uint64_t addr, uint64_t size);
 
@@ -109,6 +118,9 @@ void emu_inv_all(struct vtdemu *emu);
 /* ------------------------------------------------------------------------
  * Front end verbs, called by the back end.
  */
+
+/* stats.faults[reason] is counted by the back end for every fault, recorded
+ * or not; faults_recorded and faults_overflow by emu_fault_record. */
 
 /* Records a primary fault in the fault recording registers (§7.2.1): the
  * next free record from FSTS.FRI, F set, FSTS.PPF set; FSTS.PFO and

@@ -317,8 +317,10 @@ uint64_t *vtk_pt_entry(struct vtk_pt *pt, uint64_t iova, unsigned int level);
 
 /* A GCMD command: writes GCMD with the persistent bits currently on in GSTS
  * (TE, QIE, IRE, CFI) plus set, minus clear, then polls GSTS until the
- * status bit of each changed command reaches its value (one-shot SRTP/WBF:
- * RTPS/WBFS set). Returns 0 or -ETIMEDOUT. */
+ * status bit of each changed command reaches its value: a persistent one
+ * its new state, SRTP (and SFL, SIRTP) its status set; WBF is done when
+ * WBFS reads 0 again (§11.4.5: hardware sets WBFS while the flush runs).
+ * Returns 0 or -ETIMEDOUT. */
 int vtk_gcmd(struct vtdemu *emu, uint32_t set, uint32_t clear,
 	     uint64_t timeout_ns);
 /* RTADDR = root | (scalable ? SMT : 0), then SRTP and wait for RTPS. */

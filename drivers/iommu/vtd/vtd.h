@@ -85,11 +85,17 @@ struct vtd_unit_params {
 	uint32_t qi_entries;          /* hardware queue slots (power of two);
 	                               * 0: 256 */
 	uint64_t timeout_ns;          /* bound of every poll; 0: 1 s */
-	bool enable_translation;      /* set GCMD.TE at the end of bring-up */
+	bool enable_translation;      /* set GCMD.TE at the end of bring-up
+	                               * (default false: only when asked) */
 	/* On close: false (default) leaves translation on with every device
 	 * context cleared, so DMA stays blocked; true disables translation. */
 	bool disable_translation_on_close;
 	int socket_id;                /* memory for tables; SOCKET_ID_ANY ok */
+	/* Host address width: the unit reads and writes memory below
+	 * 2^haw only (the DMAR table's HAW). 0: CAP.MGAW, as QEMU's model
+	 * and vtdemu have it. DMA memory above it is refused at allocation,
+	 * physical addresses above it at vtd_map. */
+	unsigned int haw;
 };
 void vtd_unit_params_init(struct vtd_unit_params *p);
 
@@ -107,6 +113,12 @@ int vtd_unit_close(struct vtd_unit *unit);
 int vtd_emu_open(const struct vtdemu_config *cfg,
 		 const struct vtd_unit_params *p, struct vtd_unit **out,
 		 struct vtdemu **emu_out);
+/* The resolver vtd_emu_open gives the emulator (a vtdemu_resolve_fn;
+ * opaque is unused): a DPDK IOVA to this process's address, NULL for memory
+ * that is not DPDK's. For callers that create a vtdemu themselves and open
+ * it with vtd_unit_open (its window, vtdemu_reg_write_hook); such a unit
+ * does not own the emulator and leaves it alive at close. */
+void *vtd_emu_resolve(void *opaque, uint64_t addr, size_t len);
 
 /* A real unit at register base `base` (from the DMAR table), mapped through
  * /dev/mem. Only inside a QEMU guest or on a machine given to uvtd: refuses
@@ -179,6 +191,10 @@ int vtd_domain_destroy(struct vtd_domain *dom);
 /* True when a map must be followed by vtd_inv_range(..., VTD_INV_MAP):
  * fixed at creation; callers cache it and skip every flush step when false. */
 bool vtd_domain_map_flush(const struct vtd_domain *dom);
+/* IOVAs the domain maps are below 2^width. Second stage: the width asked
+ * (or the widest CAP.MGAW and SAGAW allow), on the smallest SAGAW table
+ * that covers it. First stage: the lower canonical half of a 4- or 5-level
+ * table, so 47 or 56 bits (or 39 when asked). */
 unsigned int vtd_domain_width(const struct vtd_domain *dom);
 /* The domain id on this unit, or -ENOENT if not attached on it. */
 int vtd_domain_id(const struct vtd_domain *dom, const struct vtd_unit *unit);
@@ -206,7 +222,12 @@ int vtd_detach(struct vtd_domain *dom, struct vtd_unit *unit, uint16_t sid);
 
 /* What an unmap collected for its invalidation. Table pages are freed by
  * vtd_gather_release() only after an invalidation with IH=0 covering
- * them has completed. */
+ * them has completed (nr_freed > 0: invalidate with VTD_INV_TABLES_FREED).
+ * A table page is released by the unmap whose range covers the table's
+ * whole span (2 MiB for a table of 4 KiB leaves, 1 GiB for the level
+ * above...); a table emptied piecewise stays installed, is reused by later
+ * maps, and goes with vtd_domain_destroy. So map+unmap of single pages
+ * never allocates or frees a table. */
 struct vtd_gather {
 	uint64_t start;               /* range unmapped */
 	uint64_t end;                 /* exclusive */
@@ -217,8 +238,11 @@ struct vtd_gather {
 
 /* Maps [iova, iova+len) to [phys, phys+len): 4 KiB aligned, within the
  * domain's width, no overlap with a live mapping (-EEXIST, nothing
- * changed). Uses 2 MiB / 1 GiB leaves where SLLPS and alignment allow.
- * Makes no invalidation: see vtd_domain_map_flush(). */
+ * changed). Uses 2 MiB / 1 GiB leaves where SLLPS (FL1GP for 1 GiB first
+ * stage), the domain's superpages setting and the alignment of iova, phys
+ * and len allow, and no emptied table still sits in that slot (then 4 KiB
+ * leaves). Makes no invalidation: see vtd_domain_map_flush(). Lock-free;
+ * concurrent calls on disjoint ranges are safe. */
 int vtd_map(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
 	    uint64_t len, unsigned int perm);
 /* Unmaps [iova, iova+len). -ENOENT if any page of it is not mapped (nothing
@@ -241,7 +265,10 @@ struct vtd_qctx *vtd_qctx_get(struct vtd_unit *unit, unsigned int lcore_id);
 
 #define VTD_INV_TABLES_FREED  1u  /* table pages were freed: IH=0 */
 #define VTD_INV_MAP           2u  /* map side (not-present -> present) */
-#define VTD_INV_DOMAIN        4u  /* force a domain-selective invalidation */
+#define VTD_INV_FORCE_DSI     4u  /* force a domain-selective invalidation
+                                   * (named so as not to clash with the
+                                   * IOTLB granularity VTD_INV_DOMAIN of
+                                   * vtd_hw.h) */
 
 /* Appends the invalidations for [iova, iova+len) of dom on qctx's unit:
  * exact, naturally aligned page-selective blocks, or domain-selective when

@@ -18,7 +18,11 @@
  *
  * Locking legend on struct fields:
  *   [I] immutable after vtd_unit_open()
- *   [L] under unit->lock (slow path: attach, detach, domain ids, tables)
+ *   [L] under unit->lock (register commands: GCMD, register-based
+ *       invalidation)
+ *   [T] under the unit's tables lock (vtd_tables.h: attach, detach, domain
+ *       ids, context and PASID tables); never held by the QI part, so
+ *       attach/detach may call vtd_inv_sync while holding it
  *   [A] atomic
  *   [O] owned by one lcore
  */
@@ -31,9 +35,10 @@
 #include <stdint.h>
 
 #include <rte_common.h>
+#include <rte_debug.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
-#include <rte_spinlock.h>
+#include "uvtd_lock.h"
 
 #include "vtd.h"
 #include "vtd_hw.h"
@@ -69,6 +74,8 @@ void vtd_flush_cache_range(const struct vtd_unit *unit, const void *va,
  * The unit.
  */
 struct vtd_qi;          /* vtd_qi.c */
+struct vtd_tables_state; /* vtd_tables.c */
+struct vtd_pt_pool;     /* vtd_mem.c */
 
 struct vtd_unit {
 	char name[32];                  /* [I] */
@@ -76,6 +83,7 @@ struct vtd_unit {
 	uint32_t ver;                   /* [I] */
 	uint64_t cap, ecap;             /* [I] */
 	bool real_hw;                   /* [I] */
+	unsigned int haw;               /* [I] host address width (bits) */
 	bool scalable;                  /* [I] running in scalable mode */
 	bool coherent;                  /* [I] walks snoop: no clflush */
 	bool queued;                    /* [I] QI in use */
@@ -84,18 +92,28 @@ struct vtd_unit {
 	bool disable_te_on_close;       /* [I] */
 	struct vtdemu *emu;             /* [I] emulated unit, or NULL */
 
-	rte_spinlock_t lock;            /* slow path */
+	uvtd_lock_t lock;            /* slow path */
 	uint32_t gcmd;                  /* [L] shadow of persistent GCMD bits */
 	bool te;                        /* [L] */
 
-	/* Root table and context tables (vtd_tables.c). */
-	struct vtd_dma_mem root;        /* [L] */
-	void *ctx_tables[512];          /* [L] bus (x2 halves in scalable mode) */
-	struct vtd_dma_mem ctx_mem[512];/* [L] */
+	/* Root table and context tables (vtd_tables.c). [T]: under the tables
+	 * lock (vtd_tables.h), which attach/detach hold; unit->lock is kept
+	 * for register commands so that the invalidations attach sends never
+	 * run under it. */
+	struct vtd_dma_mem root;        /* [I] after open */
+	void *ctx_tables[512];          /* [T] bus (x2 halves in scalable mode) */
+	struct vtd_dma_mem ctx_mem[512];/* [T] */
+	struct vtd_tables_state *tables;/* [T] vtd_tables.c: devices, PASIDs */
+	struct vtd_pt_pool *pt_pool;    /* [I] vtd_mem.c: table pages */
 
 	/* Domain ids (vtd_domain.c): bitmap of CAP.ND ids in use. */
 	uint32_t nr_domain_ids;         /* [I] */
-	uint64_t *did_bitmap;           /* [L] */
+	uint64_t *did_bitmap;           /* [T] */
+	uint32_t nr_domains;            /* [T] domains created on this unit */
+
+	void *mmio_map;                 /* [I] vtd_regs.c: /dev/mem mapping */
+	size_t mmio_len;                /* [I] */
+	bool owns_emu;                  /* [I] vtd_emu_open: close destroys emu */
 
 	struct vtd_qi *qi;              /* vtd_qi.c */
 	unsigned int psi_threshold;     /* [A] */
@@ -104,13 +122,21 @@ struct vtd_unit {
 /* Register access. Reads are volatile loads; writes are volatile stores on
  * real hardware, or the emulator's write handler (never both: a store into
  * the emulator's page would bypass RW1C and command semantics). */
+/* A relaxed atomic load of a volatile location is the same single aligned
+ * MOV on x86 as a plain volatile load (right for MMIO), and it tells
+ * ThreadSanitizer that the emulator's hardware thread, which updates the
+ * register page with atomic stores, is not racing with us. */
 static inline uint32_t vtd_read32(const struct vtd_unit *u, uint32_t off)
 {
-	return *(const volatile uint32_t *)((const volatile uint8_t *)u->win.base + off);
+	return __atomic_load_n((const volatile uint32_t *)
+			       ((const volatile uint8_t *)u->win.base + off),
+			       __ATOMIC_RELAXED);
 }
 static inline uint64_t vtd_read64(const struct vtd_unit *u, uint32_t off)
 {
-	return *(const volatile uint64_t *)((const volatile uint8_t *)u->win.base + off);
+	return __atomic_load_n((const volatile uint64_t *)
+			       ((const volatile uint8_t *)u->win.base + off),
+			       __ATOMIC_RELAXED);
 }
 static inline void vtd_write32(const struct vtd_unit *u, uint32_t off,
 			       uint32_t v)
@@ -142,6 +168,10 @@ uint64_t vtd_now_ns(void);
 /* Issues a GCMD one-shot or persistent command and waits for GSTS to
  * reflect it (VT-d spec §11.4.4). Takes unit->lock held. */
 int vtd_gcmd_locked(struct vtd_unit *u, uint32_t bit, bool set);
+/* Write-buffer flush (GCMD.WBF, VT-d spec §6.8) when CAP.RWBF asks for it,
+ * else nothing: after table updates, before invalidations. Takes and
+ * releases unit->lock. */
+int vtd_flush_write_buffer(struct vtd_unit *u);
 
 /* ---------------------------------------------------------------------------
  * Invalidation engine (vtd_qi.c), as seen by the rest of the driver.
@@ -175,6 +205,37 @@ struct vtd_psi_block {
 int vtd_plan_psi(uint64_t iova, uint64_t len, unsigned int mamv,
 		 struct vtd_psi_block *out, unsigned int max);
 
+struct vtd_domain_attach;
+
+/* The invalidation policy as a pure function (vtd_inv_range gathers its
+ * inputs): what to invalidate, on which unit capabilities, for which
+ * attachments of the domain on that unit. */
+#define VTD_PLAN_MAX_BLOCKS 64          /* cap of the PSI threshold */
+struct vtd_plan_req {
+	uint64_t cap, ecap;             /* the unit's CAP and ECAP */
+	bool dw256;                     /* the queue takes 256-bit descriptors */
+	enum vtd_domain_kind kind;
+	unsigned int width;             /* domain address width in bits */
+	uint64_t iova, len;             /* iova 0, len 0: everything */
+	unsigned int flags;             /* VTD_INV_* */
+	unsigned int threshold;         /* PSI blocks above which: DSI */
+	const struct vtd_domain_attach *devs;
+	unsigned int ndevs;
+};
+struct vtd_plan_counts {
+	unsigned int psi, dsi, devtlb, pasid;
+};
+/* Writes the descriptors into out[] (at most max: IOTLB invalidations of
+ * every distinct domain id, then device-TLB invalidations of every ATS
+ * endpoint, all in one batch) and returns their count, or -ERANGE (range
+ * wraps), -ENOTSUP (first-stage domain on a 128-bit queue), -E2BIG (even a
+ * domain-selective plan does not fit in max). */
+int vtd_plan_inv(const struct vtd_plan_req *r, struct vtd_desc *out,
+		 unsigned int max, struct vtd_plan_counts *cnt);
+/* Device-TLB ADDR for a block of 2^am pages at addr, with its S bit
+ * (am >= 52: every address). */
+uint64_t vtd_plan_devtlb_addr(uint64_t addr, unsigned int am, int *s);
+
 /* ---------------------------------------------------------------------------
  * Domains (vtd_domain.c, vtd_pgtable.c), as seen by the QI part.
  */
@@ -184,10 +245,17 @@ struct vtd_domain_attach {
 	uint16_t sid;
 	bool ats;
 	unsigned int ats_qdepth;
-	uint32_t pasid;                 /* VTD_NO_PASID or the PASID used */
+	/* VTD_NO_PASID: requests without PASID. In scalable mode those are
+	 * translated through the RID_PASID entry, PASID 0 (vtd_tables.h
+	 * VTD_RID_PASID): PASID-based invalidations for them (PASID-cache,
+	 * PASID-IOTLB of a first-stage or pass-through domain) use PASID 0,
+	 * device-TLB invalidations the non-PASID form (§6.5.2.5). Otherwise
+	 * the PASID the device was attached with. */
+	uint32_t pasid;
 };
 /* Snapshot of where a domain is attached, for building invalidations.
- * Returns the count written to out (<= max). Lock-free for readers. */
+ * Returns the count written to out (<= max). Lock-free for readers
+ * (a sequence count). unit NULL: on every unit. */
 unsigned int vtd_domain_attachments(const struct vtd_domain *dom,
 				    const struct vtd_unit *unit,
 				    struct vtd_domain_attach *out,

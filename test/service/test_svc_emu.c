@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Every policy's guarantee on the VT-d driver and the emulated unit, judged
+ * by the emulator's stale-translation checker (a translation served from a
+ * cache that a fresh walk contradicts):
+ *   - strict, batched: zero stale uses, ever, under random map/unmap/DMA
+ *     streams on two lcores; an unmapped IOVA faults as soon as the unmap
+ *     (or its burst) returned;
+ *   - lazy, auto: no stale use of live mappings (an IOVA is reused only
+ *     after the invalidation covering its unmap completed); an unmapped IOVA
+ *     faults after uvtd_flush() and after the time bound (uvtd_poll());
+ *   - the planted policy bug (unmaps skip their invalidation) is caught.
+ * Two units: "qemu-cm-off" (no caching mode) and "qemu-cm-on" (caching mode: the
+ * unit also caches not-present entries, so a missing map-side flush shows).
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
+#include <rte_errno.h>
+#include <rte_service.h>
+
+#include "uvtd_test.h"
+#include "uvtd_eal.h"
+#include "uvtd.h"
+#include "uvtd_internal.h"
+#include "uvtd_vtd_ops.h"
+#include "vtdemu.h"
+
+#define PG 4096ull
+#define OK(expr)                                                             \
+	do {                                                                 \
+		int rc_ = (expr);                                            \
+		REQUIRE(rc_ >= 0, "%s returned %d", #expr, rc_);             \
+	} while (0)
+
+#define NUNITS 2
+static const char *const unit_names[NUNITS] = { "qemu-cm-off", "qemu-cm-on" };
+static int devs[NUNITS][2];          /* two requesters per unit */
+static uint16_t rids[2] = { 0x08, 0x10 };
+static uint8_t *mem;                 /* DMA targets, DPDK memory */
+static const struct rte_memzone *mem_mz;
+#define MEM_PAGES 256              /* 1 MiB: inside one hugepage in PA mode */
+
+static uint64_t pa_of(unsigned int page)
+{
+	/* One IOVA-contiguous memzone: with IOVA as PA, rte_malloc memory
+	 * spanning two hugepages is not contiguous, and a DMA through a
+	 * mapping computed as if it were would land in someone else's
+	 * memory. */
+	return mem_mz->iova + (uint64_t)page * PG;
+}
+
+static int mkdom(enum uvtd_policy p, unsigned int unit)
+{
+	struct uvtd_domain_conf c;
+	int d;
+
+	uvtd_domain_conf_init(&c);
+	c.policy = p;
+	c.unit = unit;
+	d = uvtd_domain_create(&c);
+	if (d < 0)
+		return d;
+	for (int i = 0; i < 2; i++)
+		if (uvtd_attach(d, devs[unit][i]) != 0)
+			return -1;
+	return d;
+}
+
+static void rmdom(int d, unsigned int unit)
+{
+	for (int i = 0; i < 2; i++)
+		uvtd_detach(d, devs[unit][i]);
+	CHECK_EQ(uvtd_domain_destroy(d), 0);
+}
+
+static int64_t dma_write(unsigned int unit, int req, uint64_t iova,
+			 uint32_t value)
+{
+	return vtdemu_dma_write(uvtd_vtd_emu(unit), rids[req], VTDEMU_NO_PASID,
+				iova, &value, sizeof(value), NULL);
+}
+
+/* ---- random streams on two lcores ---- */
+
+#define SLOTS 128
+struct stream {
+	int dom;
+	unsigned int unit;
+	bool burst;
+	uint64_t seed;
+	int errors, fault_errors;
+	uint64_t dmas;
+};
+struct slot {
+	uint64_t iova, len;
+	unsigned int page;
+};
+static struct slot slots[2][SLOTS];
+
+static int stream_worker(void *arg)
+{
+	struct stream *s = arg;
+	unsigned int me = rte_lcore_id() == rte_get_main_lcore() ? 0 : 1;
+	struct slot *sl = slots[me];
+	uint64_t r = s->seed;
+	struct uvtd_unmap_req ureq[16];
+	unsigned int nu = 0;
+
+	for (int it = 0; it < 6000; it++) {
+		unsigned int k;
+
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		k = (unsigned int)(r % SLOTS);
+		if (sl[k].len) {
+			uint64_t iova = sl[k].iova;
+			uint32_t v = (uint32_t)r;
+
+			if ((r >> 40) & 1) {
+				/* DMA into a live mapping: it lands in the
+				 * mapping's page, through any cache. */
+				int req = (int)((r >> 41) & 1);
+
+				if (dma_write(s->unit, req, iova, v) != 4 ||
+				    *(volatile uint32_t *)(mem + sl[k].page * PG) != v)
+					s->errors++;
+				s->dmas++;
+				continue;
+			}
+			if (s->burst) {
+				ureq[nu++] = (struct uvtd_unmap_req){ iova, sl[k].len };
+				sl[k].len = 0;
+				if (nu == RTE_DIM(ureq)) {
+					if (uvtd_unmap_burst(s->dom, ureq, nu) != (int)nu)
+						s->errors++;
+					nu = 0;
+				}
+				continue;
+			}
+			if (uvtd_unmap(s->dom, iova, sl[k].len) != 0)
+				s->errors++;
+			sl[k].len = 0;
+		} else {
+			/* Each lcore owns half of the pages; slot k maps page
+			 * group k % 32, 1 to 4 pages long (the first is
+			 * written; two slots may share a group: the lcore
+			 * checks each DMA right after it). */
+			unsigned int page = me * (MEM_PAGES / 2) + (k % 32) * 4;
+			uint64_t np = 1 + ((r >> 20) % 4), iova;
+
+			if (uvtd_map(s->dom, pa_of(page), np * PG, UVTD_PERM_RW,
+				     &iova) != 0) {
+				s->errors++;
+				continue;
+			}
+			sl[k] = (struct slot){ iova, np * PG, page };
+		}
+		if ((it & 255) == 0)
+			uvtd_poll();
+	}
+	if (nu && uvtd_unmap_burst(s->dom, ureq, nu) != (int)nu)
+		s->errors++;
+	return 0;
+}
+
+/* Unmaps what the streams left, then checks that every IOVA they ever
+ * used faults now. */
+static void run_streams(enum uvtd_policy p, unsigned int unit, bool burst)
+{
+	unsigned int w = rte_get_next_lcore(-1, 1, 0);
+	struct vtdemu *emu = uvtd_vtd_emu(unit);
+	struct stream s0, s1;
+	struct vtdemu_stats st;
+	int d = mkdom(p, unit);
+
+	REQUIRE(d >= 0, "domain");
+	REQUIRE(emu, "emulator");
+	vtdemu_stale_reset(emu);
+	memset(slots, 0, sizeof(slots));
+	s0 = (struct stream){ .dom = d, .unit = unit, .burst = burst,
+			      .seed = 0x1234567 + unit };
+	s1 = s0;
+	s1.seed = 0x7654321 + unit;
+	if (w < RTE_MAX_LCORE)
+		uvtd_test_launch(stream_worker, &s1, w);
+	stream_worker(&s0);
+	if (w < RTE_MAX_LCORE)
+		uvtd_test_join(w);
+	CHECK_EQ(s0.errors + s1.errors, 0);
+	CHECK(s0.dmas + s1.dmas > 1000, "DMAs done: %" PRIu64, s0.dmas + s1.dmas);
+	/* Live mappings only were used: never stale, whatever the policy
+	 * (an IOVA is reused only after its invalidation completed). */
+	CHECK_EQ(vtdemu_stale_count(emu), 0);
+	for (int l = 0; l < 2; l++)
+		for (int k = 0; k < SLOTS; k++)
+			if (slots[l][k].len) {
+				CHECK_EQ(uvtd_unmap(d, slots[l][k].iova,
+						    slots[l][k].len), 0);
+			}
+	if (uvtd_domain_policy(d) == UVTD_POLICY_LAZY)
+		OK(uvtd_flush(d));
+	/* Everything unmapped and (for lazy, after the flush) invalidated: a
+	 * DMA to any IOVA the streams used must fault, from no cache. */
+	for (int l = 0; l < 2; l++)
+		for (int k = 0; k < SLOTS; k++)
+			if (slots[l][k].iova)
+				CHECK_EQ(dma_write(unit, 0, slots[l][k].iova, 1),
+					 -EFAULT);
+	CHECK_EQ(vtdemu_stale_count(emu), 0);
+	vtdemu_stats_get(emu, &st);
+	CHECK_EQ(st.invalid_descs, 0);
+	rmdom(d, unit);
+}
+
+static void test_streams_strict_server(void)   { run_streams(UVTD_POLICY_STRICT, 0, false); }
+static void test_streams_strict_cm(void)       { run_streams(UVTD_POLICY_STRICT, 1, false); }
+static void test_streams_batched_server(void)  { run_streams(UVTD_POLICY_BATCHED, 0, true); }
+static void test_streams_batched_cm(void)      { run_streams(UVTD_POLICY_BATCHED, 1, true); }
+static void test_streams_lazy_server(void)     { run_streams(UVTD_POLICY_LAZY, 0, false); }
+static void test_streams_lazy_cm(void)         { run_streams(UVTD_POLICY_LAZY, 1, true); }
+static void test_streams_auto_server(void)     { run_streams(UVTD_POLICY_AUTO, 0, true); }
+static void test_streams_auto_cm(void)         { run_streams(UVTD_POLICY_AUTO, 1, false); }
+
+/* Strict and batched: the moment unmap (or the burst) returns, the IOVA
+ * faults, though the IOTLB held it a moment before. */
+static void check_completion(enum uvtd_policy p, unsigned int unit)
+{
+	struct vtdemu *emu = uvtd_vtd_emu(unit);
+	struct uvtd_unmap_req u[32];
+	int d = mkdom(p, unit);
+
+	REQUIRE(d >= 0, "domain");
+	vtdemu_stale_reset(emu);
+	for (int i = 0; i < 32; i++) {
+		OK(uvtd_map(d, pa_of((unsigned int)i), PG, UVTD_PERM_RW, &u[i].iova));
+		u[i].len = PG;
+		CHECK_EQ(dma_write(unit, 0, u[i].iova, 7), 4);   /* cached */
+	}
+	OK(uvtd_unmap(d, u[0].iova, PG));
+	CHECK_EQ(dma_write(unit, 0, u[0].iova, 7), -EFAULT);
+	CHECK_EQ(uvtd_unmap_burst(d, &u[1], 31), 31);
+	for (int i = 1; i < 32; i++)
+		CHECK_EQ(dma_write(unit, 0, u[i].iova, 7), -EFAULT);
+	CHECK_EQ(vtdemu_stale_count(emu), 0);
+	rmdom(d, unit);
+}
+
+static void test_completion_strict(void)
+{
+	check_completion(UVTD_POLICY_STRICT, 0);
+	check_completion(UVTD_POLICY_STRICT, 1);
+}
+
+static void test_completion_batched(void)
+{
+	check_completion(UVTD_POLICY_BATCHED, 0);
+	check_completion(UVTD_POLICY_BATCHED, 1);
+}
+
+/* Lazy: staleness is allowed inside the bound and gone after it (the
+ * bound is 2 ms here, enforced by uvtd_poll()), and gone after a flush. */
+static void check_lazy_bound(unsigned int unit, bool by_flush)
+{
+	struct vtdemu *emu = uvtd_vtd_emu(unit);
+	uint64_t iova[8];
+	int d = mkdom(UVTD_POLICY_LAZY, unit);
+
+	REQUIRE(d >= 0, "domain");
+	for (int i = 0; i < 8; i++) {
+		OK(uvtd_map(d, pa_of((unsigned int)i), PG, UVTD_PERM_RW, &iova[i]));
+		CHECK_EQ(dma_write(unit, 0, iova[i], 9), 4);
+	}
+	for (int i = 0; i < 8; i++)
+		OK(uvtd_unmap(d, iova[i], PG));
+	/* Inside the bound the unit still uses its cached entry: lazy's
+	 * allowed staleness, seen by the checker (so the checks below, after
+	 * the bound or the flush, have teeth). */
+	vtdemu_stale_reset(emu);
+	CHECK_EQ(dma_write(unit, 0, iova[0], 9), 4);
+	CHECK(vtdemu_stale_count(emu) > 0, "stale inside the bound");
+	vtdemu_stale_reset(emu);
+	if (by_flush) {
+		OK(uvtd_flush(d));
+	} else {
+		usleep(5000);
+		uvtd_poll();
+	}
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(dma_write(unit, 0, iova[i], 9), -EFAULT);
+	CHECK_EQ(vtdemu_stale_count(emu), 0);
+	rmdom(d, unit);
+}
+
+static void test_lazy_bound_server(void) { check_lazy_bound(0, false); }
+static void test_lazy_bound_cm(void)     { check_lazy_bound(1, false); }
+static void test_lazy_flush_server(void) { check_lazy_bound(0, true); }
+static void test_lazy_flush_cm(void)     { check_lazy_bound(1, true); }
+
+/* Under caching mode a faulting access caches "not present"; a new map
+ * there must be invalidated on the map side, or the device keeps
+ * faulting. The service does it for CM domains only. */
+static void test_map_side_flush(void)
+{
+	struct uvtd_stats a, b;
+	uint64_t iova;
+	int d;
+
+	for (unsigned int unit = 0; unit < NUNITS; unit++) {
+		struct uvtd_domain_info info;
+
+		d = mkdom(UVTD_POLICY_STRICT, unit);
+		REQUIRE(d >= 0, "domain");
+		uvtd_domain_info_get(d, &info);
+		CHECK_EQ(info.map_flush, unit == 1);
+		OK(uvtd_map(d, pa_of(0), PG, UVTD_PERM_RW, &iova));
+		OK(uvtd_unmap(d, iova, PG));
+		CHECK_EQ(dma_write(unit, 0, iova, 3), -EFAULT); /* caches NP */
+		uvtd_stats_get(&b);
+		OK(uvtd_map(d, pa_of(1), PG, UVTD_PERM_RW, &iova));
+		uvtd_stats_get(&a);
+		CHECK_EQ(dma_write(unit, 0, iova, 3), 4);
+		/* The map path of a domain without map flush sends nothing. */
+		if (unit == 0)
+			CHECK_EQ(a.descs - b.descs, 0);
+		else
+			CHECK(a.descs > b.descs, "map-side invalidation sent");
+		OK(uvtd_unmap(d, iova, PG));
+		CHECK_EQ(vtdemu_stale_count(uvtd_vtd_emu(unit)), 0);
+		rmdom(d, unit);
+	}
+}
+
+/* The planted bug: an unmap that skips its invalidation. The stale
+ * checker must see the device still reaching the old page. */
+static void test_planted_bug_caught(void)
+{
+	for (unsigned int unit = 0; unit < NUNITS; unit++) {
+		struct vtdemu *emu = uvtd_vtd_emu(unit);
+		uint64_t iova;
+		int d = mkdom(UVTD_POLICY_STRICT, unit);
+
+		REQUIRE(d >= 0, "domain");
+		vtdemu_stale_reset(emu);
+		OK(uvtd_debug_skip_unmap_invalidation(d, true));
+		OK(uvtd_map(d, pa_of(5), PG, UVTD_PERM_RW, &iova));
+		CHECK_EQ(dma_write(unit, 0, iova, 11), 4);
+		OK(uvtd_unmap(d, iova, PG));
+		CHECK_EQ(dma_write(unit, 0, iova, 12), 4);   /* through the cache */
+		CHECK(vtdemu_stale_count(emu) > 0, "unit %u: bug not caught", unit);
+		OK(uvtd_debug_skip_unmap_invalidation(d, false));
+		OK(uvtd_flush(d));
+		vtdemu_stale_reset(emu);
+		rmdom(d, unit);
+	}
+}
+
+/* Fixed IOVAs (IOVA-as-PA identity maps) and map by virtual address. */
+static void test_fixed_and_va(void)
+{
+	struct vtdemu *emu = uvtd_vtd_emu(0);
+	uint64_t pa = pa_of(16), iova;
+	int d = mkdom(UVTD_POLICY_BATCHED, 0);
+
+	REQUIRE(d >= 0, "domain");
+	OK(uvtd_map_fixed(d, pa, pa, 4 * PG, UVTD_PERM_RW));
+	CHECK_EQ(dma_write(0, 1, pa + 2 * PG, 0xabc), 4);
+	CHECK_EQ(*(uint32_t *)(mem + 18 * PG), 0xabc);
+	OK(uvtd_unmap(d, pa, 4 * PG));
+	CHECK_EQ(dma_write(0, 1, pa + 2 * PG, 0xabc), -EFAULT);
+	OK(uvtd_map_va(d, mem + 20 * PG, 2 * PG, UVTD_PERM_RW, &iova));
+	CHECK_EQ(dma_write(0, 0, iova + PG, 0xdef), 4);
+	CHECK_EQ(*(uint32_t *)(mem + 21 * PG), 0xdef);
+	OK(uvtd_unmap(d, iova, 2 * PG));
+	CHECK_EQ(vtdemu_stale_count(emu), 0);
+	rmdom(d, 0);
+}
+
+/* Guard pages: a device running off the end of its buffer faults. */
+static void test_guard_pages(void)
+{
+	struct uvtd_domain_conf c;
+	uint64_t a, b;
+	int d;
+
+	uvtd_domain_conf_init(&c);
+	c.policy = UVTD_POLICY_STRICT;
+	c.guard = 1;
+	d = uvtd_domain_create(&c);
+	REQUIRE(d >= 0, "domain");
+	OK(uvtd_attach(d, devs[0][0]));
+	OK(uvtd_map(d, pa_of(40), PG, UVTD_PERM_RW, &a));
+	OK(uvtd_map(d, pa_of(41), PG, UVTD_PERM_RW, &b));
+	CHECK_EQ(dma_write(0, 0, a, 1), 4);
+	CHECK_EQ(dma_write(0, 0, a + PG, 1), -EFAULT);   /* the guard */
+	CHECK(b != a + PG, "the next buffer is not adjacent");
+	OK(uvtd_unmap(d, a, PG));
+	OK(uvtd_unmap(d, b, PG));
+	OK(uvtd_detach(d, devs[0][0]));
+	OK(uvtd_domain_destroy(d));
+}
+
+/* A window of 8 pages: exhaustion is a counted -ENOMEM rejection, and a
+ * burst that runs out half way maps nothing (rolled back, invalidated). */
+static void test_exhaustion_and_rollback(void)
+{
+	struct uvtd_domain_conf c;
+	struct uvtd_domain_info info;
+	struct uvtd_map_req m[6];
+	struct uvtd_stats s0, s1;
+	uint64_t iova[8];
+	int d;
+
+	uvtd_domain_conf_init(&c);
+	c.policy = UVTD_POLICY_BATCHED;
+	c.unit = 1;
+	c.iova_base = 1ull << 30;
+	c.iova_size = 8 * PG;
+	d = uvtd_domain_create(&c);
+	REQUIRE(d >= 0, "domain");
+	OK(uvtd_attach(d, devs[1][0]));
+	for (int i = 0; i < 8; i++)
+		OK(uvtd_map(d, pa_of((unsigned int)i), PG, UVTD_PERM_RW, &iova[i]));
+	uvtd_stats_get(&s0);
+	CHECK_EQ(uvtd_map(d, pa_of(9), PG, UVTD_PERM_RW, &iova[0]), -ENOMEM);
+	uvtd_stats_get(&s1);
+	CHECK_EQ(s1.rejected - s0.rejected, 1);
+	for (int i = 0; i < 5; i++)
+		OK(uvtd_unmap(d, iova[i], PG));
+	/* 6 requests, 5 free pages: the burst maps nothing. */
+	for (int i = 0; i < 6; i++)
+		m[i] = (struct uvtd_map_req){ .phys = pa_of(20 + (unsigned int)i),
+					      .len = PG, .perm = UVTD_PERM_RW };
+	CHECK_EQ(uvtd_map_burst(d, m, 6), -ENOMEM);
+	uvtd_domain_info_get(d, &info);
+	CHECK_EQ(info.mappings, 3);
+	CHECK_EQ(uvtd_map_burst(d, m, 5), 5);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(dma_write(1, 0, m[i].iova, 5), 4);
+	CHECK_EQ(vtdemu_stale_count(uvtd_vtd_emu(1)), 0);
+	for (int i = 0; i < 5; i++)
+		OK(uvtd_unmap(d, m[i].iova, PG));
+	for (int i = 5; i < 8; i++)
+		OK(uvtd_unmap(d, iova[i], PG));
+	OK(uvtd_detach(d, devs[1][0]));
+	OK(uvtd_domain_destroy(d));
+}
+
+/* One domain, devices behind both units: every invalidation goes to both,
+ * and neither unit serves a stale translation. (The home unit has caching
+ * mode, so the domain does the map-side flushes the other unit does not
+ * need; the reverse is refused by the driver.) */
+static void test_two_units_one_domain(void)
+{
+	struct uvtd_domain_info info;
+	uint64_t iova[16];
+	int d = mkdom(UVTD_POLICY_LAZY, 1);
+
+	REQUIRE(d >= 0, "domain");
+	OK(uvtd_attach(d, devs[0][0]));
+	uvtd_domain_info_get(d, &info);
+	CHECK_EQ(info.nunits, 2);
+	for (unsigned int u = 0; u < NUNITS; u++)
+		vtdemu_stale_reset(uvtd_vtd_emu(u));
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 16; i++) {
+			OK(uvtd_map(d, pa_of((unsigned int)i), PG, UVTD_PERM_RW,
+				    &iova[i]));
+			CHECK_EQ(dma_write(0, 0, iova[i], 1), 4);
+			CHECK_EQ(dma_write(1, 0, iova[i], 1), 4);
+		}
+		for (int i = 0; i < 16; i++)
+			OK(uvtd_unmap(d, iova[i], PG));
+	}
+	OK(uvtd_flush(d));
+	for (int i = 0; i < 16; i++) {
+		CHECK_EQ(dma_write(0, 0, iova[i], 1), -EFAULT);
+		CHECK_EQ(dma_write(1, 0, iova[i], 1), -EFAULT);
+	}
+	for (unsigned int u = 0; u < NUNITS; u++)
+		CHECK_EQ(vtdemu_stale_count(uvtd_vtd_emu(u)), 0);
+	OK(uvtd_detach(d, devs[0][0]));
+	uvtd_domain_info_get(d, &info);
+	CHECK_EQ(info.nunits, 1);
+	rmdom(d, 1);
+}
+
+/* The lazy bound for an lcore that went idle: lcore 1 unmaps and stops;
+ * the "uvtd_poll" service, run on the main lcore, flushes for it. */
+static uint64_t idle_iova[8];
+static int idle_dom;
+
+static int idle_unmapper(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 8; i++)
+		if (uvtd_unmap(idle_dom, idle_iova[i], PG) != 0)
+			return -1;
+	return 0;
+}
+
+static void test_lazy_bound_idle_lcore(void)
+{
+	unsigned int w = rte_get_next_lcore(-1, 1, 0);
+	struct vtdemu *emu = uvtd_vtd_emu(0);
+	uint32_t sid;
+
+	if (w >= RTE_MAX_LCORE)
+		SKIP_TEST("needs two lcores");
+	idle_dom = mkdom(UVTD_POLICY_LAZY, 0);
+	REQUIRE(idle_dom >= 0, "domain");
+	OK(uvtd_service_register(&sid));
+	OK(rte_service_runstate_set(sid, 1));
+	for (int i = 0; i < 8; i++) {
+		OK(uvtd_map(idle_dom, pa_of((unsigned int)i), PG, UVTD_PERM_RW,
+			    &idle_iova[i]));
+		CHECK_EQ(dma_write(0, 0, idle_iova[i], 1), 4);
+	}
+	OK(uvtd_test_launch(idle_unmapper, NULL, w));
+	uvtd_test_join(w);
+	vtdemu_stale_reset(emu);
+	CHECK_EQ(dma_write(0, 0, idle_iova[0], 1), 4);   /* still cached */
+	CHECK(vtdemu_stale_count(emu) > 0, "stale inside the bound");
+	vtdemu_stale_reset(emu);
+	usleep(5000);
+	OK(rte_service_run_iter_on_app_lcore(sid, 1));
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(dma_write(0, 0, idle_iova[i], 1), -EFAULT);
+	CHECK_EQ(vtdemu_stale_count(emu), 0);
+	OK(rte_service_runstate_set(sid, 0));
+	rmdom(idle_dom, 0);
+}
+
+int main(int argc, char **argv)
+{
+	char args[160];
+	int rc;
+
+	bool threaded = false, pa = false;
+
+	/* "threaded": the units fetch descriptors on their own hardware
+	 * threads (asynchronous completion). "pa": hugepages and IOVA as PA
+	 * (map by VA then looks the memseg up). */
+	for (int i = 1; i < argc; i++) {
+		threaded |= strcmp(argv[i], "threaded") == 0;
+		pa |= strcmp(argv[i], "pa") == 0;
+	}
+	if (uvtd_test_eal_init(argv[0], pa ? UVTD_EAL_PA : UVTD_EAL_VA) < 0) {
+		if (pa) {
+			printf("skip: no hugepages for IOVA as PA\n");
+			return 77;
+		}
+		return 1;
+	}
+	snprintf(args, sizeof(args), "emu=%s,emu=%s,lazy_entries=64,"
+		 "lazy_timeout_us=2000,emu_mode=%s", unit_names[0],
+		 unit_names[1], threaded ? "threaded" : "inline");
+	printf("# %s\n", args);
+	rc = uvtd_init(args);
+	if (rc) {
+		fprintf(stderr, "uvtd_init(%s): %d\n", args, rc);
+		return 1;
+	}
+	for (unsigned int u = 0; u < NUNITS; u++)
+		for (int i = 0; i < 2; i++)
+			devs[u][i] = uvtd_dev_open_rid(u, rids[i]);
+	mem_mz = rte_memzone_reserve_aligned("svc_emu_mem", MEM_PAGES * PG,
+					     SOCKET_ID_ANY, RTE_MEMZONE_IOVA_CONTIG,
+					     MEM_PAGES * PG);
+	if (mem_mz == NULL) {
+		fprintf(stderr, "memzone: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	mem = mem_mz->addr;
+	memset(mem, 0, MEM_PAGES * PG);
+	RUN(test_streams_strict_server);
+	RUN(test_streams_strict_cm);
+	RUN(test_streams_batched_server);
+	RUN(test_streams_batched_cm);
+	RUN(test_streams_lazy_server);
+	RUN(test_streams_lazy_cm);
+	RUN(test_streams_auto_server);
+	RUN(test_streams_auto_cm);
+	RUN(test_completion_strict);
+	RUN(test_completion_batched);
+	RUN(test_lazy_bound_server);
+	RUN(test_lazy_bound_cm);
+	RUN(test_lazy_flush_server);
+	RUN(test_lazy_flush_cm);
+	RUN(test_map_side_flush);
+	RUN(test_planted_bug_caught);
+	RUN(test_fixed_and_va);
+	RUN(test_guard_pages);
+	RUN(test_exhaustion_and_rollback);
+	RUN(test_two_units_one_domain);
+	RUN(test_lazy_bound_idle_lcore);
+	rte_memzone_free(mem_mz);
+	CHECK_EQ(uvtd_fini(), 0);
+	return TEST_SUMMARY();
+}
