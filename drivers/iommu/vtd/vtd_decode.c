@@ -152,8 +152,8 @@ char *vtd_field_meaning(enum vtd_decode_reg reg, const struct vtd_field *f,
 			snprintf(buf, len, "offset 0x%llx",
 				 (unsigned long long)v * 16);
 		} else if (!strcmp(f->name, "NFR")) {
-			snprintf(buf, len, "%llu records",
-				 (unsigned long long)v + 1);
+			snprintf(buf, len, "%llu record%s",
+				 (unsigned long long)v + 1, v ? "s" : "");
 		} else if (!strcmp(f->name, "SLLPS")) {
 			snprintf(buf, len, "4K%s%s", (v & 1) ? " 2M" : "",
 				 (v & 2) ? " 1G" : "");
