@@ -2,10 +2,21 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Checks that vtd-perf produces a well-formed report; never its speed.
 
-  check_report.py --exe VTD_PERF report [--expect-preset P] -- ARGS...
+  check_report.py --exe VTD_PERF report [--expect-preset P] [--default] -- ARGS...
       runs VTD_PERF ARGS (which must include --json): exit 0, stdout one JSON
       document {"unit": {...}, "runs": [...]}, every run named, none failed,
-      at least one ok, and every ok run with a positive rate.
+      at least one ok, every ok run with a positive rate, and every run with
+      the keys other tools read (REQUIRED). --default adds what the default
+      report must show (check_default): both caching modes, every policy,
+      no stale use under strict and batched, no descriptor on a CM=0 map,
+      no range kept by lazy with domain-selective flushes.
+  check_report.py --exe VTD_PERF planted -- ARGS...
+      runs VTD_PERF ARGS with --plant-skip-invalidation: exit 1, and every
+      strict or batched service run failed with stale uses (the check in
+      vtd-perf catches a skipped invalidation).
+  check_report.py selftest
+      feeds check_default a good document and doctored ones: it must pass
+      the first and flag each of the others (the checks can fail).
   check_report.py --exe VTD_PERF table -- ARGS...
       runs VTD_PERF ARGS (the human table): exit 0, a row per run.
   check_report.py --exe VTD_PERF usage
@@ -16,6 +27,7 @@ Standard library only. Exit 0 when every check passes, 1 otherwise.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -41,7 +53,75 @@ def is_num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def check_report(exe, args, expect_preset):
+REQUIRED = ["name", "policy", "caching_mode", "lcores", "page_size", "burst",
+            "pairs", "pairs_per_sec", "map_ns_p50", "map_ns_p99",
+            "unmap_ns_p50", "unmap_ns_p99", "descriptors_per_pair",
+            "waits_per_pair", "iqt_writes_per_pair", "psi_per_pair",
+            "dsi_per_pair", "modelled_ns_per_pair", "stale_uses"]
+POLICIES = {"strict", "batched", "lazy", "auto"}
+
+
+def check_default(runs):
+    """What the default report must show; returns the failures found."""
+    bad = []
+    svc = [r for r in runs if isinstance(r, dict) and r.get("layer") == "service"
+           and r.get("status") == "ok"]
+    pairs = [r for r in runs if isinstance(r, dict)
+             and r.get("layer") in ("driver", "service") and r.get("status") == "ok"]
+    for r in runs:
+        for key in REQUIRED:
+            if not isinstance(r, dict) or key not in r:
+                bad.append("run %s has no key %s" % (r.get("name") if
+                                                      isinstance(r, dict) else r, key))
+    for r in pairs:
+        for key in REQUIRED:
+            if key not in ("name", "policy", "caching_mode", "modelled_ns_per_pair",
+                           "stale_uses") and not is_num(r.get(key)):
+                bad.append("run %s: %s is %r, not a number" % (r["name"], key,
+                                                               r.get(key)))
+    modes = {r.get("caching_mode") for r in svc}
+    if modes != {True, False}:
+        bad.append("service runs with caching modes %s, expected off and on"
+                   % sorted(modes, key=str))
+    for cm in (False, True):
+        pols = {r.get("policy") for r in svc if r.get("caching_mode") == cm}
+        if not POLICIES <= pols:
+            bad.append("CM=%d: policies %s, expected %s" % (cm, sorted(pols, key=str),
+                                                            sorted(POLICIES)))
+    # Stale uses count whatever the status (a failed run still reports).
+    for r in runs:
+        if not isinstance(r, dict) or r.get("layer") not in ("driver", "service"):
+            continue
+        if r.get("status") == "skipped":
+            continue
+        if r.get("policy") in ("strict", "batched", "none") and r.get("stale_uses") != 0:
+            bad.append("run %s (%s): stale_uses %r, expected 0" %
+                       (r["name"], r.get("policy"), r.get("stale_uses")))
+    cm0 = [r for r in svc if r.get("caching_mode") is False]
+    if not cm0:
+        bad.append("no CM=0 service run")
+    for r in cm0:
+        if r.get("descriptors_per_map") != 0:
+            bad.append("run %s: CM=0 map issues %r descriptors, expected 0" %
+                       (r["name"], r.get("descriptors_per_map")))
+    dsi = [r for r in svc if "forced" in str(r.get("lazy_flush", ""))]
+    if not dsi:
+        bad.append("no lazy run with forced domain-selective flushes")
+    for r in dsi:
+        if r.get("ranges_per_pair") != 0:
+            bad.append("run %s: lazy+DSI keeps %r ranges per pair, expected 0"
+                       % (r["name"], r.get("ranges_per_pair")))
+    # The counter has teeth: lazy that chose page-selective flushes under
+    # caching mode (with resident pages) does keep ranges.
+    psi = [r for r in svc if r.get("name") == "svc-lazy-cm1"]
+    for r in psi:
+        if not (is_num(r.get("ranges_per_pair")) and r["ranges_per_pair"] > 0):
+            bad.append("run %s: lazy+PSI keeps %r ranges per pair, expected > 0"
+                       % (r["name"], r.get("ranges_per_pair")))
+    return bad
+
+
+def check_report(exe, args, expect_preset, default=False):
     rc, out, err = run(exe, args)
     sys.stderr.write(err)
     check(rc == 0, "exit status %d, expected 0" % rc)
@@ -98,6 +178,71 @@ def check_report(exe, args, expect_preset):
         emu = r.get("emu")
         check(isinstance(emu, dict), "run %s: no emu statistics object" % name)
     check(ok > 0, "no run completed")
+    for r in runs:
+        for key in REQUIRED:
+            check(isinstance(r, dict) and key in r, "run %s has no key %s" %
+                  (r.get("name") if isinstance(r, dict) else r, key))
+    if default:
+        for msg in check_default(runs):
+            check(False, msg)
+
+
+def check_planted(exe, args):
+    rc, out, err = run(exe, args + ["--plant-skip-invalidation"])
+    check(rc == 1, "planted bug: exit status %d, expected 1" % rc)
+    try:
+        runs = json.loads(out)["runs"]
+    except (ValueError, KeyError) as e:
+        check(False, "planted bug: no JSON report: %s" % e)
+        return
+    caught = 0
+    for r in runs:
+        if r.get("layer") != "service" or r.get("policy") not in ("strict", "batched"):
+            continue
+        ok = r.get("status") == "failed" and "stale" in r.get("reason", "")
+        check(ok, "planted bug: run %s is %s (%s), expected failed with stale uses"
+              % (r.get("name"), r.get("status"), r.get("reason", "")))
+        caught += ok
+    check(caught > 0, "planted bug: no strict or batched run to catch it")
+    # check_default flags the same report too.
+    check(any("stale_uses" in m for m in check_default(runs)),
+          "planted bug: check_default does not flag the stale uses")
+
+
+def selftest():
+    def run_(name, policy, cm, **kw):
+        r = {k: 1 for k in REQUIRED}
+        r.update(name=name, layer="service", status="ok", policy=policy,
+                 caching_mode=cm, stale_uses=0, descriptors_per_map=0 if not cm else 2,
+                 ranges_per_pair=0)
+        r.update(kw)
+        return r
+    good = []
+    for cm in (False, True):
+        s = "cm%d" % cm
+        good += [run_("svc-strict-" + s, "strict", cm),
+                 run_("svc-batched-" + s, "batched", cm),
+                 run_("svc-lazy-" + s, "lazy", cm, stale_uses=5,
+                      ranges_per_pair=1.0 if cm else 0),
+                 run_("svc-lazy-dsi-" + s, "lazy", cm, lazy_flush="domain-selective (forced)"),
+                 run_("svc-auto-" + s, "auto", cm)]
+    check(check_default(good) == [], "selftest: a good document is flagged: %s"
+          % check_default(good))
+    doctored = [
+        ("a strict run with a stale use", lambda d: d[0].update(stale_uses=1)),
+        ("a batched run with a stale use", lambda d: d[6].update(stale_uses=2)),
+        ("a missing key", lambda d: d[3].pop("iqt_writes_per_pair")),
+        ("a CM=0 map with descriptors", lambda d: d[4].update(descriptors_per_map=0.5)),
+        ("lazy+DSI keeping ranges", lambda d: d[8].update(ranges_per_pair=0.2)),
+        ("lazy+PSI keeping none", lambda d: d[7].update(ranges_per_pair=0)),
+        ("no CM=1 run", lambda d: [r.update(caching_mode=False) for r in d]),
+        ("no auto run", lambda d: [r.update(policy="lazy") for r in d
+                                   if r["policy"] == "auto"]),
+    ]
+    for what, mutate in doctored:
+        d = json.loads(json.dumps(good))
+        mutate(d)
+        check(check_default(d) != [], "selftest: %s is not flagged" % what)
 
 
 def check_table(exe, args):
@@ -126,11 +271,23 @@ BAD = [
     (["--", "--no-such-option"], "unknown option"),
     (["--", "--emu"], "needs a value"),
     (["--", "stray"], "unexpected argument"),
+    (["--", "--burst", "0"], "--burst"),
+    (["--", "--pairs", "0"], "--pairs"),
+    (["--", "--lcores", "0"], "--lcores"),
+    (["--", "--page-size", "3k"], "--page-size"),
+    (["--", "--dev", "00:03.0"], "--dmar"),
+    # No DMAR table on the project's hosts: refused before EAL or /dev/mem;
+    # where the firmware has one, --dmar without --dev is refused instead.
+    (["--", "--dmar", "sys"], "DMAR table" if not os.path.exists(
+        "/sys/firmware/acpi/tables/DMAR") else "--dev"),
 ]
 
 HELP_WORDS = ["--emu ", "--emu-cap", "--emu-ecap", "--list-presets", "--mode",
               "--duration", "--count", "--runs", "--json", "--progress",
               "--help", "--batch", "--no-stale-check", "--list-runs",
+              "--pairs", "--burst", "--lcores", "--page-size", "--resident",
+              "--sample-every", "--dmar", "--dev", "--plant-skip-invalidation",
+              "--split-domains",
               "EAL", "Exit status"]
 
 
@@ -156,13 +313,21 @@ def main():
     argv = sys.argv[1:]
     sep = argv.index("--") if "--" in argv else len(argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--exe", required=True)
-    ap.add_argument("mode", choices=["report", "table", "usage"])
+    ap.add_argument("mode", choices=["report", "table", "usage", "planted",
+                                     "selftest"])
+    ap.add_argument("--exe")
     ap.add_argument("--expect-preset")
+    ap.add_argument("--default", action="store_true")
     a = ap.parse_args(argv[:sep])
     args = argv[sep + 1:]
+    if a.mode != "selftest" and not a.exe:
+        ap.error("--exe is required")
     if a.mode == "report":
-        check_report(a.exe, args, a.expect_preset)
+        check_report(a.exe, args, a.expect_preset, a.default)
+    elif a.mode == "planted":
+        check_planted(a.exe, args)
+    elif a.mode == "selftest":
+        selftest()
     elif a.mode == "table":
         check_table(a.exe, args)
     else:

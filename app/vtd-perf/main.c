@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * vtd-perf: how fast the emulated VT-d unit (and, later, the uvtd driver and
- * service on top of it) is.
+ * vtd-perf: how fast the emulated VT-d unit, the uvtd VT-d driver on it and
+ * the uvtd service (per flush policy, caching mode off and on) are.
  *
  *   vtd-perf [EAL options] -- [vtd-perf options]
  *   vtd-perf [vtd-perf options]          (no "--": EAL gets safe defaults)
@@ -17,12 +17,18 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vtd_perf.h"
 
 #define DEFAULT_PRESET   "server"
-#define DEFAULT_DURATION 0.5
+#define DEFAULT_DURATION 0.25
 #define DEFAULT_BATCH    16u
+#define DEFAULT_BURST    32u
+#define MAX_BURST        256u   /* UVTD_BURST_MAX */
+#define DEFAULT_RESIDENT 1024u
+#define MAX_LCORES       128u
+#define SYS_DMAR         "/sys/firmware/acpi/tables/DMAR"
 #define MAX_BATCH        127u   /* + its wait fits a one-page 256-bit queue */
 #define MAX_RUNS         64u
 
@@ -32,9 +38,13 @@ static void usage(FILE *out, const char *prog)
 "Usage: %s [EAL options] -- [vtd-perf options]\n"
 "       %s [vtd-perf options]\n"
 "\n"
-"Measures how fast the emulated VT-d unit (lib/vtdemu) is: DMA translations\n"
-"with IOTLB hits and misses, and queued invalidations per second. Runs on the\n"
-"emulator alone: no hardware, no VM. Prints a table, or one JSON document.\n"
+"Measures how fast uvtd is, layer by layer, on an emulated VT-d unit (no\n"
+"hardware, no VM): the emulator alone (translations, queued invalidations),\n"
+"the VT-d driver (4 KiB and 2 MiB map+unmap pairs, strict and batched), and\n"
+"the service (pairs per policy, caching mode off and on, one process: pairs\n"
+"per second, map/unmap latency, descriptors, waits, IQT writes, PSI and DSI\n"
+"per pair, modelled hypervisor time, stale uses). Prints a table, or one\n"
+"JSON document.\n"
 "\n"
 "The unit:\n"
 "  --emu PRESET        capabilities of a preset (default: %s, a modern\n"
@@ -50,6 +60,12 @@ static void usage(FILE *out, const char *prog)
 "  --no-stale-check    do not compare every cached translation with a fresh\n"
 "                      walk (the checker is on by default, as in the tests)\n"
 "  --list-presets      print the presets and exit\n"
+"                      Service runs use two units made of these: one with\n"
+"                      CAP.CM cleared (runs *-cm0), one with it set (*-cm1).\n"
+"  --dmar PATH|sys     service runs on the real units of a DMAR table (sys:\n"
+"                      the firmware's) instead; only inside a VM given to\n"
+"                      uvtd (refused where %s is missing)\n"
+"  --dev PCI           with --dmar: the device whose domain the runs use\n"
 "\n"
 "The runs:\n"
 "  --runs A,B,...      run only these, in table order (default: all)\n"
@@ -57,6 +73,18 @@ static void usage(FILE *out, const char *prog)
 "  --duration S        seconds per run (default %.1f), after a warm-up of a\n"
 "                      tenth of it (at most 20 ms)\n"
 "  --count N           stop each run after N operations instead\n"
+"  --pairs N           the same, for pair runs: N map+unmap pairs\n"
+"  --burst N           pairs per burst (service batched) and per wait\n"
+"                      (driver batch runs) (default %u, 1..%u)\n"
+"  --lcores N          lcores of every service run (default: 1, and every\n"
+"                      EAL lcore for svc-random-*)\n"
+"  --page-size 4k|2m   bytes per mapping of the service runs (default 4k)\n"
+"  --split-domains     multi-lcore service runs: each lcore maps in a domain\n"
+"                      (and device) of its own instead of sharing one\n"
+"  --resident N        pages each service domain keeps mapped during the\n"
+"                      run (default %u; a DSI under CM re-walks them all)\n"
+"  --sample-every N    time (and probe with a device translation) one pair\n"
+"                      in N (default %u)\n"
 "  --batch N           invalidation descriptors (or waits) per wait\n"
 "                      descriptor in inv-psi, inv-dsi, inv-wait\n"
 "                      (default %u, 1..%u)\n"
@@ -67,6 +95,9 @@ static void usage(FILE *out, const char *prog)
 "                      \"ops_per_sec\": ..., \"emu\": {...}}, ...]}\n"
 "  --progress          a status line per second on stderr during long runs\n"
 "                      (on by default when stderr is a terminal)\n"
+"  --plant-skip-invalidation  test hook: service domains skip their unmap\n"
+"                      invalidations (uvtd_debug_skip_unmap_invalidation),\n"
+"                      so that strict and batched runs must fail\n"
 "  -h, --help          this text\n"
 "\n"
 "EAL options: without any, vtd-perf starts EAL with -l <two CPUs> --no-pci\n"
@@ -78,11 +109,13 @@ static void usage(FILE *out, const char *prog)
 "removed at exit.\n"
 "\n"
 "Exit status: 0 all runs passed or were skipped (a unit without the feature);\n"
-"1 a run failed (the emulator's counts did not match the work submitted, an\n"
-"error, or EAL did not start); 2 bad usage.\n"
+"1 a run failed (the emulator's counts did not match the work submitted, a\n"
+"stale use under strict or batched, an error, or EAL did not start); 2 bad\n"
+"usage (also --dmar where there is no DMAR table).\n"
 "\n"
-"Runs:\n", prog, prog, DEFAULT_PRESET, DEFAULT_DURATION, DEFAULT_BATCH,
-		MAX_BATCH);
+"Runs:\n", prog, prog, DEFAULT_PRESET, SYS_DMAR, DEFAULT_DURATION,
+		DEFAULT_BURST, MAX_BURST, DEFAULT_RESIDENT,
+		PERF_SAMPLE_EVERY_DEFAULT, DEFAULT_BATCH, MAX_BATCH);
 	for (unsigned int t = 0; perf_run_tables[t]; t++)
 		for (const struct perf_run_desc *d = perf_run_tables[t]; d->name; d++)
 			fprintf(out, "  %-16s %s\n", d->name, d->help);
@@ -90,7 +123,8 @@ static void usage(FILE *out, const char *prog)
 		"  %s                                  every run, server unit\n"
 		"  %s -- --emu qemu-cm-on --json       QEMU's vIOMMU, as JSON\n"
 		"  %s -- --runs psi-wait --duration 5  the strict-unmap round trip\n"
-		"See docs/vtd-perf.md.\n", prog, prog, prog);
+		"  %s -- --runs svc-auto-cm1 --lcores 2 --progress --duration 10\n"
+		"See docs/vtd-perf.md.\n", prog, prog, prog, prog);
 }
 
 static void list_presets(void)
@@ -158,7 +192,8 @@ static void parse_opts(int argc, char **argv, struct perf_opts *o)
 {
 	enum { O_EMU = 256, O_CAP, O_ECAP, O_MODE, O_NO_STALE, O_LIST_PRESETS,
 	       O_RUNS, O_LIST_RUNS, O_DURATION, O_COUNT, O_BATCH, O_JSON,
-	       O_PROGRESS };
+	       O_PROGRESS, O_PAIRS, O_BURST, O_LCORES, O_PAGE_SIZE, O_RESIDENT,
+	       O_SAMPLE, O_DMAR, O_DEV, O_PLANT, O_SPLIT };
 	static const struct option longopts[] = {
 		{ "emu", required_argument, NULL, O_EMU },
 		{ "emu-cap", required_argument, NULL, O_CAP },
@@ -173,6 +208,16 @@ static void parse_opts(int argc, char **argv, struct perf_opts *o)
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "progress", no_argument, NULL, O_PROGRESS },
+		{ "pairs", required_argument, NULL, O_PAIRS },
+		{ "burst", required_argument, NULL, O_BURST },
+		{ "lcores", required_argument, NULL, O_LCORES },
+		{ "page-size", required_argument, NULL, O_PAGE_SIZE },
+		{ "resident", required_argument, NULL, O_RESIDENT },
+		{ "sample-every", required_argument, NULL, O_SAMPLE },
+		{ "dmar", required_argument, NULL, O_DMAR },
+		{ "dev", required_argument, NULL, O_DEV },
+		{ "plant-skip-invalidation", no_argument, NULL, O_PLANT },
+		{ "split-domains", no_argument, NULL, O_SPLIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -217,6 +262,39 @@ static void parse_opts(int argc, char **argv, struct perf_opts *o)
 			o->batch = (unsigned int)parse_uint("--batch", optarg, 1,
 							     MAX_BATCH);
 			break;
+		case O_PAIRS:
+			o->count = parse_uint("--pairs", optarg, 1, UINT64_MAX / 2);
+			break;
+		case O_BURST:
+			o->burst = (unsigned int)parse_uint("--burst", optarg, 1,
+							     MAX_BURST);
+			break;
+		case O_LCORES:
+			o->lcores = (unsigned int)parse_uint("--lcores", optarg, 1,
+							      MAX_LCORES);
+			break;
+		case O_PAGE_SIZE:
+			if (strcmp(optarg, "4k") == 0 || strcmp(optarg, "4096") == 0)
+				o->page_size = 4096;
+			else if (strcmp(optarg, "2m") == 0 ||
+				 strcmp(optarg, "2097152") == 0)
+				o->page_size = 2ull << 20;
+			else
+				bad_usage("--page-size: '%s' is neither 4k nor 2m",
+					  optarg);
+			break;
+		case O_RESIDENT:
+			o->resident = (unsigned int)parse_uint("--resident", optarg,
+								0, 1u << 20);
+			break;
+		case O_SAMPLE:
+			o->sample_every = (unsigned int)parse_uint("--sample-every",
+								    optarg, 1, 1u << 20);
+			break;
+		case O_DMAR: o->dmar = optarg; break;
+		case O_DEV: o->dev = optarg; break;
+		case O_PLANT: o->plant_skip_inv = true; break;
+		case O_SPLIT: o->split_domains = true; break;
 		case O_JSON: o->json = true; break;
 		case O_PROGRESS: o->progress = true; break;
 		case 'h': usage(stdout, "vtd-perf"); exit(PERF_EXIT_OK);
@@ -229,6 +307,22 @@ static void parse_opts(int argc, char **argv, struct perf_opts *o)
 	}
 	if (optind < argc)
 		bad_usage("unexpected argument '%s'", argv[optind]);
+	/* Real units only where the firmware describes some: on a machine
+	 * without a DMAR table (this project's hosts) there is nothing uvtd
+	 * may touch, so refuse before EAL starts or /dev/mem is opened. */
+	if (o->dmar) {
+		if (access(SYS_DMAR, R_OK) != 0)
+			bad_usage("--dmar: this machine has no DMAR table (%s): "
+				  "no VT-d unit to run on; real units are for a "
+				  "VM given to uvtd (test/qemu)", SYS_DMAR);
+		if (strcmp(o->dmar, "sys") != 0 && access(o->dmar, R_OK) != 0)
+			bad_usage("--dmar: cannot read '%s'", o->dmar);
+		if (o->dev == NULL)
+			bad_usage("--dmar needs --dev PCI: the device whose domain "
+				  "the runs use");
+	} else if (o->dev) {
+		bad_usage("--dev goes with --dmar");
+	}
 
 	int rc = vtdemu_preset(o->preset, &o->caps);
 
@@ -303,6 +397,10 @@ int main(int argc, char **argv)
 		.stale_check = true,
 		.duration_s = DEFAULT_DURATION,
 		.batch = DEFAULT_BATCH,
+		.burst = DEFAULT_BURST,
+		.page_size = 4096,
+		.resident = DEFAULT_RESIDENT,
+		.sample_every = PERF_SAMPLE_EVERY_DEFAULT,
 	};
 	struct perf_ctx ctx = { .opts = &o };
 	const struct perf_run_desc *sel[MAX_RUNS];
@@ -342,6 +440,8 @@ int main(int argc, char **argv)
 
 	if (unit == NULL || res == NULL) {
 		fprintf(stderr, "vtd-perf: out of memory\n");
+		free(unit);
+		free(res);
 		perf_eal_fini();
 		return PERF_EXIT_FAILED;
 	}
@@ -370,6 +470,7 @@ int main(int argc, char **argv)
 	}
 	free(res);
 	free(unit);
+	perf_service_fini();
 	perf_eal_fini();
 	return status;
 }

@@ -319,6 +319,12 @@ static void emu_finish(void *state, const struct perf_measure *m,
 	perf_res_u64(res, "emu", "modelled_ns", DELTA(modelled_ns));
 	perf_res_f64(res, "emu", "modelled_ns_per_op",
 		     m->ops ? (double)DELTA(modelled_ns) / (double)m->ops : 0);
+	/* The keys every run object carries (the pair keys are null here:
+	 * perf_res_fill_required). */
+	perf_res_bool(res, NULL, "caching_mode", cap(b->o, "CM") != 0);
+	perf_res_u64(res, NULL, "lcores", 1);
+	perf_res_u64(res, NULL, "page_size", VTK_PAGE_SIZE);
+	perf_res_u64(res, NULL, "stale_uses", DELTA(stale_uses));
 
 	expect(res, "translations", DELTA(translations), b->translations);
 	expect(res, "page-selective IOTLB invalidations",

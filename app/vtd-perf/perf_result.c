@@ -51,6 +51,11 @@ void perf_res_bool(struct perf_result *r, const char *group, const char *key,
 		f->v.b = v;
 }
 
+void perf_res_null(struct perf_result *r, const char *group, const char *key)
+{
+	add(r, group, key, PERF_NULL);
+}
+
 void perf_res_str(struct perf_result *r, const char *group, const char *key,
 		  const char *v)
 {

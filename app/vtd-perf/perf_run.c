@@ -155,9 +155,11 @@ static int warm_up(const struct perf_run_desc *d, void *state,
 	return 0;
 }
 
-void perf_run_one(const struct perf_run_desc *d, const struct perf_ctx *ctx,
+void perf_run_one(const struct perf_run_desc *d, const struct perf_ctx *ctx_in,
 		  struct perf_result *res)
 {
+	struct perf_ctx run_ctx = *ctx_in;
+	const struct perf_ctx *ctx = &run_ctx;
 	const struct perf_opts *o = ctx->opts;
 	struct perf_measure m;
 	struct sampler s;
@@ -172,6 +174,7 @@ void perf_run_one(const struct perf_run_desc *d, const struct perf_ctx *ctx,
 	perf_res_str(res, NULL, "layer", d->layer);
 	perf_res_str(res, NULL, "op", d->op);
 	progress_is_tty = isatty(STDERR_FILENO);
+	run_ctx.run_arg = d->arg;
 
 	state = calloc(1, d->state_size ? d->state_size : 1);
 	if (state == NULL) {
@@ -281,4 +284,7 @@ out:
 	if (d->teardown)
 		d->teardown(state);
 	free(state);
+	/* Every run object has the keys other tools read (null when the run
+	 * has no such figure). */
+	perf_res_fill_required(res);
 }

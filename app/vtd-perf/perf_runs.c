@@ -12,6 +12,8 @@
 
 const struct perf_run_desc *const perf_run_tables[] = {
 	perf_emu_runs,
+	perf_driver_runs,
+	perf_service_runs,
 	NULL,
 };
 

@@ -36,6 +36,29 @@ bool perf_cap_field(const struct vtdemu_caps *caps, const char *name,
 	       field_in(VTD_DECODE_ECAP, caps->ecap, name, value);
 }
 
+bool perf_cap_set(struct vtdemu_caps *caps, const char *name, uint64_t value)
+{
+	static const enum vtd_decode_reg regs[] = { VTD_DECODE_CAP,
+						    VTD_DECODE_ECAP };
+
+	for (unsigned int r = 0; r < 2; r++) {
+		unsigned int n;
+		const struct vtd_field *f = vtd_decode_fields(regs[r], &n);
+		uint64_t *reg = r ? &caps->ecap : &caps->cap;
+
+		for (unsigned int i = 0; f && i < n; i++) {
+			if (strcmp(f[i].name, name) != 0)
+				continue;
+			unsigned int w = f[i].hi - f[i].lo + 1u;
+			uint64_t mask = (w >= 64 ? ~0ull : (1ull << w) - 1) << f[i].lo;
+
+			*reg = (*reg & ~mask) | ((value << f[i].lo) & mask);
+			return true;
+		}
+	}
+	return false;
+}
+
 static uint64_t cap_or0(const struct vtdemu_caps *caps, const char *name)
 {
 	uint64_t v = 0;
@@ -79,6 +102,10 @@ void perf_unit_describe(const struct perf_opts *o, struct perf_result *u)
 	perf_res_u64(u, NULL, "domain_ids", 1ull << (4 + 2 * cap_or0(c, "ND")));
 	perf_res_u64(u, NULL, "fault_records", cap_or0(c, "NFR") + 1);
 
+	perf_res_str(u, NULL, "service_units", o->dmar ?
+		     "the real units of the DMAR table (--dmar)" :
+		     "two units of these capabilities, CAP.CM cleared (*-cm0) "
+		     "and set (*-cm1)");
 	/* How the emulator runs, common to every run. */
 	perf_res_str(u, NULL, "mode",
 		     o->mode == VTDEMU_THREADED ? "threaded" : "inline");

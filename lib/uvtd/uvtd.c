@@ -547,6 +547,7 @@ void uvtd_lcd_destroy(struct uvtd_domain *d, unsigned int lcore)
 	dead->lazy_flush_full += STAT_LOAD(c->st.lazy_flush_full);
 	dead->lazy_flush_timer += STAT_LOAD(c->st.lazy_flush_timer);
 	dead->lazy_flush_explicit += STAT_LOAD(c->st.lazy_flush_explicit);
+	dead->lazy_ranges += STAT_LOAD(c->st.lazy_ranges);
 	if (d->iova)
 		uvtd_iova_cache_destroy(d->iova, c->cache);
 	rte_free(c->fq);
@@ -585,7 +586,8 @@ static void resolve_policy(struct uvtd_domain *d, enum uvtd_policy p)
 	/* Only under caching mode can a page-selective flush be cheaper than
 	 * a domain-selective one (the hypervisor re-walks what a flush
 	 * covers); elsewhere a lazy flush is one DSI and tracks no ranges. */
-	d->lazy_ranges = p == UVTD_POLICY_LAZY && c->caching_mode && c->psi;
+	d->lazy_ranges = p == UVTD_POLICY_LAZY && c->caching_mode && c->psi &&
+			 !d->lazy_dsi;
 }
 
 int uvtd_domain_create(const struct uvtd_domain_conf *conf)
@@ -644,6 +646,7 @@ int uvtd_domain_create(const struct uvtd_domain_conf *conf)
 	d->lazy_timeout_tsc = (uint64_t)((double)(conf->lazy_timeout_us ?
 			      conf->lazy_timeout_us : uvtd.conf.lazy_timeout_us) *
 			      1000.0 * uvtd.tsc_per_ns);
+	d->lazy_dsi = conf->lazy_dsi;
 	resolve_policy(d, conf->policy);
 
 	/* IOVA window: the top of the address space by default, away from
@@ -998,6 +1001,7 @@ int uvtd_stats_get(struct uvtd_stats *s)
 		t.lazy_flush_full += x.lazy_flush_full;
 		t.lazy_flush_timer += x.lazy_flush_timer;
 		t.lazy_flush_explicit += x.lazy_flush_explicit;
+		t.lazy_ranges += x.lazy_ranges;
 		if (d->iova) {
 			struct uvtd_iova_stats is;
 
@@ -1019,6 +1023,7 @@ int uvtd_stats_get(struct uvtd_stats *s)
 	s->lazy_flush_full = t.lazy_flush_full;
 	s->lazy_flush_timer = t.lazy_flush_timer;
 	s->lazy_flush_explicit = t.lazy_flush_explicit;
+	s->lazy_ranges_tracked = t.lazy_ranges;
 	s->rejected = __atomic_load_n(&uvtd.rejected, __ATOMIC_RELAXED);
 	for (int i = 0; i < 8; i++)
 		s->rejected_by[i] = __atomic_load_n(&uvtd.rejected_by[i],

@@ -164,6 +164,11 @@ struct uvtd_domain_conf {
 	int guard;                /* -1: the default; 0 or 1 */
 	uint32_t lazy_entries;    /* 0: the default */
 	uint64_t lazy_timeout_us; /* 0: the default */
+	/* Lazy flushes always domain-selective, with no per-page range
+	 * tracked, whatever the unit (Linux's flush queue). For benchmarks
+	 * that compare it with the cost model's choice (app/vtd-perf); auto
+	 * and lazy choose by the cost model when this is false. */
+	bool lazy_dsi;
 };
 void uvtd_domain_conf_init(struct uvtd_domain_conf *conf);
 
@@ -279,6 +284,9 @@ struct uvtd_stats {
 	uint64_t inv_ranges_dsi;       /* domain-selective requests */
 	uint64_t lazy_queued, lazy_flush_full, lazy_flush_timer,
 		 lazy_flush_explicit;
+	/* Lazy entries turned into per-page invalidation ranges at a flush
+	 * (0 when every lazy flush is domain-selective). */
+	uint64_t lazy_ranges_tracked;
 	uint64_t iova_hits, iova_misses;  /* magazine hits, depot visits */
 	uint64_t iova_global_allocs;      /* carved from the global space */
 	/* From the units (summed): descriptors by kind, IQT writes... */

@@ -524,6 +524,7 @@ static int lazy_flush(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 			nr = add_range(lc->ranges, nr, e->iova, e->len,
 				       e->freelist != NULL);
 		}
+		STAT_ADD(lc->st.lazy_ranges, lc->fq_tail - head);
 		inv_ranges(d, lc, units, n, lc->ranges, nr, 0);
 		rc = n ? sync_units(lc, units, n) : 0;
 		if (rc)
@@ -625,10 +626,14 @@ map_common(void *priv, uint64_t phys, uint64_t len, unsigned int perm,
 		if (unlikely(rc)) {
 			struct uvtd_drv_gather g = { UINT64_MAX, 0, NULL, 0 };
 
+			/* Cleared again, but unproven: the unit may have
+			 * cached the new entries meanwhile and nothing
+			 * invalidated them. The IOVA stays reserved and the
+			 * table pages allocated: a leak, not a hole. */
 			uvtd.ops->unmap(d->drv, iova, len, &g);
-			if (g.freelist)
-				uvtd.ops->gather_release(d->drv, &g);
-			uvtd_iova_map_failed(d->iova, lc->cache, iova, len);
+			UVTD_LOG(ERR, "domain %d: map-side invalidation of [0x%"
+				 PRIx64 ", +0x%" PRIx64 ") failed; IOVA retired",
+				 d->id, iova, len);
 			return rc;
 		}
 	}
@@ -761,9 +766,18 @@ static int unmap_claimed_sync(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 	if (likely(!d->skip_inv))
 		rc = inv_sync(d, lc, iova, len,
 			      g.freelist ? UVTD_DRV_INV_TABLES_FREED : 0);
-	if (g.freelist)
-		uvtd.ops->gather_release(d->drv, &g);
-	recycle(d, lc, iova, len);
+	if (unlikely(rc)) {
+		/* The invalidation did not complete (the unit may still
+		 * cache the translation): the IOVA stays claimed and the
+		 * table pages stay allocated. A leak, not a hole. */
+		UVTD_LOG(ERR, "domain %d: invalidation of [0x%" PRIx64
+			 ", +0x%" PRIx64 ") failed; IOVA retired", d->id,
+			 iova, len);
+	} else {
+		if (g.freelist)
+			uvtd.ops->gather_release(d->drv, &g);
+		recycle(d, lc, iova, len);
+	}
 	STAT_INC(lc->st.unmaps);
 	STAT_ADD(lc->st.unmap_bytes, len);
 	return rc;
@@ -1006,16 +1020,27 @@ int uvtd_unmap_burst(int dom, const struct uvtd_unmap_req *reqs,
 	}
 	if (d->policy != UVTD_POLICY_LAZY || d->skip_inv) {
 		/* Batched: the whole burst under one wait per unit. */
+		int src = 0;
+
 		if (!d->skip_inv) {
 			inv_ranges(d, lc, units, nu, lc->ranges, nr, 0);
 			if (nu)
-				rc = sync_units(lc, units, nu);
+				src = sync_units(lc, units, nu);
 		}
-		for (i = 0; i < lc->ngath; i++)
-			uvtd.ops->gather_release(d->drv, &lc->gath[i]);
-		for (i = 0; i < n; i++)
-			if (!reqs_retired[i])
-				recycle(d, lc, reqs[i].iova, reqs[i].len);
+		if (unlikely(src)) {
+			/* Not proven invalidated: nothing of the burst is
+			 * reused (IOVAs stay claimed, table pages kept). */
+			UVTD_LOG(ERR, "domain %d: burst invalidation failed; "
+				 "its %u IOVAs retired", d->id, n);
+			rc = rc ? rc : src;
+		} else {
+			for (i = 0; i < lc->ngath; i++)
+				uvtd.ops->gather_release(d->drv, &lc->gath[i]);
+			for (i = 0; i < n; i++)
+				if (!reqs_retired[i])
+					recycle(d, lc, reqs[i].iova,
+						reqs[i].len);
+		}
 	}
 	STAT_ADD(lc->st.unmaps, n);
 	for (i = 0; i < n; i++)
@@ -1135,6 +1160,7 @@ void uvtd_lstats_sum(const struct uvtd_domain *d, struct uvtd_lstats *s)
 		s->lazy_flush_full += STAT_LOAD(c->st.lazy_flush_full);
 		s->lazy_flush_timer += STAT_LOAD(c->st.lazy_flush_timer);
 		s->lazy_flush_explicit += STAT_LOAD(c->st.lazy_flush_explicit);
+		s->lazy_ranges += STAT_LOAD(c->st.lazy_ranges);
 	}
 }
 

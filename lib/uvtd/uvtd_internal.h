@@ -119,6 +119,7 @@ struct uvtd_lstats {
 	uint64_t inv_psi, inv_dsi;
 	uint64_t lazy_queued, lazy_flush_full, lazy_flush_timer,
 		 lazy_flush_explicit;
+	uint64_t lazy_ranges;    /* entries flushed as per-page ranges */
 };
 
 /* A range of a burst to invalidate (merged with its neighbours). */
@@ -171,6 +172,7 @@ struct uvtd_domain {
 	enum uvtd_policy policy;                         /* [M] resolved */
 	bool map_flush;                                  /* [I] */
 	bool lazy_ranges;                                /* [M] lazy may PSI */
+	bool lazy_dsi;                                   /* [I] conf: never */
 	bool skip_inv;                                   /* [M] planted bug */
 	unsigned int unit;                               /* [I] home unit */
 	unsigned int width;                              /* [I] */

@@ -23,6 +23,10 @@
 
 struct mag {
 	uint32_t n;
+	/* The cache that deposited it (a hint, never dereferenced): a refill
+	 * takes back its own lcore's blocks first, so that two lcores'
+	 * mappings stay in different leaf tables (see depot_refill). */
+	const struct uvtd_iova_cache *from;
 	uint32_t idx[];          /* block indexes in the class region */
 };
 
@@ -321,7 +325,23 @@ static bool depot_refill(struct uvtd_iova *a, int k, struct uvtd_iova_cache *c)
 	}
 	uvtd_lock(&d->lock);
 	if (d->nfull) {
-		struct mag *full = d->full[--d->nfull];
+		struct mag *full;
+
+		/* A magazine this lcore deposited, if one is near the top:
+		 * taking the other lcore's blocks mixes both lcores' IOVAs
+		 * in one leaf table, whose entries and count they then
+		 * write from two cores (a lazy queue deposits and refills a
+		 * few magazines at every flush). Any magazine otherwise. */
+		for (uint32_t i = d->nfull, seen = 0; i-- > 0 && seen < 8;
+		     seen++) {
+			if (d->full[i]->from == c) {
+				full = d->full[i];
+				d->full[i] = d->full[d->nfull - 1];
+				d->full[d->nfull - 1] = full;
+				break;
+			}
+		}
+		full = d->full[--d->nfull];
 
 		d->empty[d->nempty++] = m;
 		c->loaded[k] = full;
@@ -352,6 +372,7 @@ static void depot_deposit(struct uvtd_iova *a, int k, struct uvtd_iova_cache *c)
 {
 	struct depot *d = &a->cls[k].depot;
 
+	c->loaded[k]->from = c;
 	uvtd_lock(&d->lock);
 	d->full[d->nfull++] = c->loaded[k];
 	c->loaded[k] = d->empty[--d->nempty];

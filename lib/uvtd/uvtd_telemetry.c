@@ -132,6 +132,7 @@ static int tel_stats(const char *cmd, const char *params,
 	U(maps); U(unmaps); U(map_bytes); U(unmap_bytes); U(rejected);
 	U(waits); U(inv_ranges_psi); U(inv_ranges_dsi); U(lazy_queued);
 	U(lazy_flush_full); U(lazy_flush_timer); U(lazy_flush_explicit);
+	U(lazy_ranges_tracked);
 	U(iova_hits); U(iova_misses); U(iova_global_allocs);
 	U(submits); U(descs); U(unit_waits); U(iqt_writes); U(psi); U(dsi);
 	U(global); U(devtlb); U(cc); U(head_reads); U(iqe); U(ite); U(ice);

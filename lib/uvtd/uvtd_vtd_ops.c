@@ -331,7 +331,12 @@ static int v_unmap(struct uvtd_drv_domain *d, uint64_t iova, uint64_t len,
 	struct vtd_gather vg = VTD_GATHER_INIT;
 	int rc = vtd_unmap((struct vtd_domain *)d, iova, len, &vg);
 
+	/* Field by field, not one 16-byte copy: vtd_unmap has just stored
+	 * start and end separately, and a 16-byte load of two 8-byte stores
+	 * still in flight cannot be store-forwarded (a stall of a dozen
+	 * cycles or so per unmap: the hottest spot of v_unmap in perf). */
 	g->start = vg.start;
+	rte_compiler_barrier();
 	g->end = vg.end;
 	g->freelist = vg.freelist;
 	g->nr_freed = vg.nr_freed;

@@ -132,20 +132,26 @@ struct vtdemu_cache_config {
  * a page-selective one (QEMU syncs its shadow over the invalidated range).
  */
 struct vtdemu_cost_model {
-	uint32_t cc_ns;           /* context-cache invalidation */
+	uint32_t cc_ns;           /* context-cache invalidation, global */
 	uint32_t iotlb_global_ns;
 	uint32_t iotlb_domain_ns;
 	uint32_t iotlb_page_ns;
 	uint32_t devtlb_ns;
 	uint32_t iec_ns;
 	uint32_t wait_ns;
-	uint32_t pasid_iotlb_ns;
-	uint32_t pasid_cache_ns;
+	uint32_t pasid_iotlb_ns;  /* PASID-based IOTLB, PASID-selective */
+	uint32_t pasid_cache_ns;  /* PASID cache, domain-selective */
 	uint32_t pasid_devtlb_ns;
 	uint32_t iqt_write_ns;    /* an IQT write: a VM exit under a vIOMMU */
 	uint32_t shadow_ns_per_page; /* CM=1 only */
 	/* Threaded mode: latency applied before a fetched batch takes effect. */
 	uint32_t threaded_latency_ns;
+	/* The other granularities of the kinds above. */
+	uint32_t cc_domain_ns;
+	uint32_t cc_device_ns;
+	uint32_t pasid_iotlb_page_ns;
+	uint32_t pasid_cache_pasid_ns;
+	uint32_t pasid_cache_global_ns;
 };
 
 struct vtdemu_config {
@@ -233,7 +239,10 @@ struct vtdemu_fault_info {
 
 /* Translates one access of a requester. Returns 0 with *pa set, or -EFAULT
  * with *fault filled (when non-NULL) and the fault recorded in the fault
- * recording registers unless fault processing is disabled (FPD) for it. */
+ * recording registers unless fault processing is disabled (FPD) for it.
+ * -EINVAL (nothing reaches the unit) for a NULL unit, a PASID wider than 20
+ * bits, or an access that is not READ and/or WRITE; the DMA calls below
+ * also for a NULL buffer. */
 int vtdemu_translate(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 		     uint64_t iova, unsigned int access, uint64_t *pa,
 		     struct vtdemu_fault_info *fault);
@@ -300,7 +309,8 @@ void vtdemu_cache_flush_all(struct vtdemu *emu);
  * context or PASID entry, a device TLB, a cached not-present result) is
  * compared with a fresh walk of the tables in memory. It is a stale use
  * when the cache gave a translation and the walk faults, gives another
- * frame, or does not grant the access made; or when the cache gave a fault
+ * frame, or grants less than the cached translation (even if the access
+ * made is within both); or when the cache gave a fault
  * and the walk grants the access (source NOTPRESENT under CAP.CM=1: the
  * missing map-side flush). Less permission than the walk is not counted
  * unless it denied the access (the IOTLB walks again rather than deny). A

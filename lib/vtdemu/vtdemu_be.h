@@ -13,12 +13,14 @@
  * A walk reads table memory with no lock held.
  *
  * Fills racing with invalidations: each cache kind has a generation counter
- * that every invalidation verb bumps *before* dropping entries. A
- * translation snapshots the generations when it starts and an insert is
- * done (under the shard lock) only if its generation is unchanged, so a walk
- * that read the tables before an invalidation can never leave its result in
- * a cache after that invalidation completed (VT-d spec §6.5: once an
- * invalidation completes, no translation cached before it may be used).
+ * that every invalidation verb bumps *before* dropping entries and again
+ * when done, and a count of invalidations under way. A translation
+ * snapshots the generations when it starts and an insert is done (under the
+ * shard lock) only if its generation is unchanged and no invalidation of it
+ * is under way, so a walk that read the tables, or a cache entry, before an
+ * invalidation completed can never leave its result in a cache after that
+ * invalidation completed (VT-d spec §6.5: once an invalidation completes,
+ * no translation cached before it may be used).
  */
 #ifndef VTDEMU_BE_H
 #define VTDEMU_BE_H
@@ -221,10 +223,11 @@ void emu_htab_fini(struct emu_htab *t);
 /* Copies the entry with key (k0, k1) to *out; false when absent. */
 bool emu_htab_lookup(struct emu_htab *t, uint64_t hash, uint64_t k0,
 		     uint64_t k1, struct emu_ce *out);
-/* Inserts or replaces, evicting when full, unless *gen moved past snap. */
+/* Inserts or replaces, evicting when full, unless generation gk (a
+ * vtdemu_cache_kind; -1: no check) moved past snap or an invalidation of
+ * it is under way. */
 void emu_htab_insert(struct vtdemu *emu, struct emu_htab *t,
-		     const struct emu_ce *e, const uint64_t *gen,
-		     uint64_t snap);
+		     const struct emu_ce *e, int gk, uint64_t snap);
 /* Removes every entry matching pred in the probe cluster of hash (all
  * entries whose probe hash equals hash are there). Returns the count. */
 uint64_t emu_htab_remove_probe(struct emu_htab *t, uint64_t hash,
@@ -260,8 +263,10 @@ struct emu_backend {
 	struct emu_htab np[3];
 	uint32_t iotlb_levels; /* atomic: leaf levels ever cached (bits) */
 	uint32_t pwc_levels;   /* atomic: PWC levels ever cached (bits) */
-	/* Bumped by each invalidation of a cache kind before it drops. */
+	/* Bumped by each invalidation of a cache kind before it drops and
+	 * after; inv_active counts those under way (emu_htab_insert). */
 	uint64_t gen[VTDEMU_CACHE_KINDS];
+	uint32_t inv_active[VTDEMU_CACHE_KINDS];
 	/* Bumped by every invalidation verb: a stale comparison across one is
 	 * inconclusive (the translation may have been in flight). */
 	uint64_t inv_epoch;
@@ -275,6 +280,8 @@ struct emu_backend {
 	unsigned int mgaw;     /* guest address width: CAP.MGAW + 1 */
 	unsigned int haw;      /* host address width: mgaw, at most 52 */
 	uint64_t haw_mask;     /* bits below haw */
+	uint16_t did_rsvd;     /* DID bits beyond CAP.ND's width: reserved
+				* in context and PASID entries (§9.3, §9.6) */
 
 	/* Stale checker log (vtdemu_stale.c). */
 	pthread_mutex_t stale_lock;

@@ -254,23 +254,35 @@ bool emu_htab_lookup(struct emu_htab *t, uint64_t hash, uint64_t k0,
 }
 
 void emu_htab_insert(struct vtdemu *emu, struct emu_htab *t,
-		     const struct emu_ce *e, const uint64_t *gen,
-		     uint64_t snap)
+		     const struct emu_ce *e, int gk, uint64_t snap)
 {
+	struct emu_backend *be = emu_be(emu);
 	struct emu_shard *s = shard_of(t, e->hash);
 	int64_t i;
 	uint32_t victim;
 
 	emu_lock(&s->lock);
-	/* An invalidation of this cache started since the walk began: its
-	 * result may predate it, so it must not be cached (it is still used
-	 * once, as a translation in flight). */
-	if (gen && __atomic_load_n(gen, __ATOMIC_ACQUIRE) != snap)
-		goto out;
+	/* The count goes up before the generation is looked at, and an
+	 * invalidation bumps the generation before it looks at the count
+	 * (emu_htab_remove_scan skips an empty table without locking): with
+	 * both sequentially consistent, either the invalidation sees this
+	 * entry coming (and waits for the shard lock) or this insert sees the
+	 * new generation. */
+	__atomic_fetch_add(&t->count, 1, __ATOMIC_SEQ_CST);
+	/* An invalidation of this cache started since the walk began, or is
+	 * still under way (the walk may have used an entry it has yet to
+	 * drop): the result may predate it, so it must not be cached (it is
+	 * still used once, as a translation in flight). inv_active is read
+	 * first: an invalidation that ends bumps the generation before it
+	 * leaves inv_active (inv_end). */
+	if (gk >= 0 &&
+	    (__atomic_load_n(&be->inv_active[gk], __ATOMIC_SEQ_CST) != 0 ||
+	     __atomic_load_n(&be->gen[gk], __ATOMIC_SEQ_CST) != snap))
+		goto undo;
 	i = find_slot(s, e->hash, e->k0, e->k1);
 	if (i >= 0) {
 		s->ents[s->idx[i] - 1] = *e;
-		goto out;
+		goto undo;
 	}
 	if (s->limit && s->n >= s->limit) {
 		int64_t vs;
@@ -284,12 +296,14 @@ void emu_htab_insert(struct vtdemu *emu, struct emu_htab *t,
 	} else if (!s->limit &&
 		   ((uint64_t)s->n + 1) * 2 > (uint64_t)s->mask + 1) {
 		if (shard_grow(s))
-			goto out; /* out of memory: just do not cache */
+			goto undo; /* out of memory: just do not cache */
 	}
 	s->ents[s->n] = *e;
 	index_put(s, e->hash, s->n);
 	s->n++;
-	__atomic_fetch_add(&t->count, 1, __ATOMIC_RELAXED);
+	goto out;
+undo:
+	__atomic_fetch_sub(&t->count, 1, __ATOMIC_RELAXED);
 out:
 	emu_unlock(&s->lock);
 }
@@ -327,7 +341,9 @@ uint64_t emu_htab_remove_scan(struct emu_htab *t, emu_ce_pred pred,
 	uint64_t total = 0;
 	unsigned int k;
 
-	if (!t->shards || emu_htab_count(t) == 0)
+	/* Sequentially consistent, after the caller's bump_gen(): see
+	 * emu_htab_insert. */
+	if (!t->shards || __atomic_load_n(&t->count, __ATOMIC_SEQ_CST) == 0)
 		return 0;
 	for (k = 0; k < t->nshards; k++) {
 		struct emu_shard *s = &t->shards[k];
@@ -415,9 +431,19 @@ void emu_gens_snapshot(struct vtdemu *emu, struct emu_gens *g)
 		g->g[k] = __atomic_load_n(&be->gen[k], __ATOMIC_ACQUIRE);
 }
 
+/* An invalidation of cache kind k starts (before it drops anything) and
+ * ends (after). Sequentially consistent: it pairs with the count and
+ * level-bit updates of the fills (emu_htab_insert, drop_range). */
 static void bump_gen(struct emu_backend *be, enum vtdemu_cache_kind k)
 {
-	__atomic_fetch_add(&be->gen[k], 1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_add(&be->inv_active[k], 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&be->gen[k], 1, __ATOMIC_SEQ_CST);
+}
+
+static void inv_end(struct emu_backend *be, enum vtdemu_cache_kind k)
+{
+	__atomic_fetch_add(&be->gen[k], 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_sub(&be->inv_active[k], 1, __ATOMIC_SEQ_CST);
 }
 
 static void count_lookup(struct vtdemu *emu, enum vtdemu_cache_kind k,
@@ -453,7 +479,7 @@ void emu_ctx_fill(struct vtdemu *emu, uint16_t sid, uint64_t v0,
 		.hash = emu_hash3(sid, 0, 1),
 	};
 
-	emu_htab_insert(emu, &be->ctx, &e, &be->gen[VTDEMU_CACHE_CONTEXT],
+	emu_htab_insert(emu, &be->ctx, &e, VTDEMU_CACHE_CONTEXT,
 			g->g[VTDEMU_CACHE_CONTEXT]);
 }
 
@@ -482,7 +508,7 @@ void emu_pasid_fill(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 		.hash = emu_hash3(sid, pasid, 2),
 	};
 
-	emu_htab_insert(emu, &be->pasid, &e, &be->gen[VTDEMU_CACHE_PASID],
+	emu_htab_insert(emu, &be->pasid, &e, VTDEMU_CACHE_PASID,
 			g->g[VTDEMU_CACHE_PASID]);
 }
 
@@ -529,8 +555,8 @@ void emu_iotlb_fill(struct vtdemu *emu, uint16_t did, uint32_t pasid,
 		.hash = iotlb_hash(did, page, level),
 	};
 
-	__atomic_fetch_or(&be->iotlb_levels, 1u << level, __ATOMIC_RELAXED);
-	emu_htab_insert(emu, &be->iotlb, &e, &be->gen[VTDEMU_CACHE_IOTLB],
+	__atomic_fetch_or(&be->iotlb_levels, 1u << level, __ATOMIC_SEQ_CST);
+	emu_htab_insert(emu, &be->iotlb, &e, VTDEMU_CACHE_IOTLB,
 			g->g[VTDEMU_CACHE_IOTLB]);
 }
 
@@ -571,8 +597,8 @@ void emu_pwc_fill(struct vtdemu *emu, uint16_t did, uint32_t pasid,
 		.hash = iotlb_hash(did, prefix, level),
 	};
 
-	__atomic_fetch_or(&be->pwc_levels, 1u << level, __ATOMIC_RELAXED);
-	emu_htab_insert(emu, &be->pwc, &e, &be->gen[VTDEMU_CACHE_PWC],
+	__atomic_fetch_or(&be->pwc_levels, 1u << level, __ATOMIC_SEQ_CST);
+	emu_htab_insert(emu, &be->pwc, &e, VTDEMU_CACHE_PWC,
 			g->g[VTDEMU_CACHE_PWC]);
 }
 
@@ -667,7 +693,7 @@ void emu_np_fill(struct vtdemu *emu, const struct emu_req *rq,
 	e.hash = emu_hash3(k0, page, 5);
 	/* The not-present entry of a stage is dropped by that stage's
 	 * invalidations, so its fill checks that stage's generation. */
-	emu_htab_insert(emu, &be->np[res->np - 1], &e, &be->gen[gk],
+	emu_htab_insert(emu, &be->np[res->np - 1], &e, (int)gk,
 			g->g[gk]);
 }
 
@@ -770,6 +796,7 @@ void emu_inv_context(struct vtdemu *emu, unsigned int gran, uint16_t did,
 	count_inv(emu, VTDEMU_CACHE_NOTPRESENT,
 		  emu_htab_remove_scan(&be->np[EMU_NP_CTX - 1],
 				       np_ctx_in_scope, &sc));
+	inv_end(be, VTDEMU_CACHE_CONTEXT);
 }
 
 struct iotlb_scope {
@@ -854,8 +881,10 @@ static void drop_range(struct vtdemu *emu, const struct iotlb_scope *sc,
 		       bool keep_pwc)
 {
 	struct emu_backend *be = emu_be(emu);
-	uint32_t ilv = __atomic_load_n(&be->iotlb_levels, __ATOMIC_RELAXED);
-	uint32_t plv = __atomic_load_n(&be->pwc_levels, __ATOMIC_RELAXED);
+	/* Sequentially consistent after bump_gen(): a fill sets its level bit
+	 * before it checks the generation (Dekker, as in emu_htab_insert). */
+	uint32_t ilv = __atomic_load_n(&be->iotlb_levels, __ATOMIC_SEQ_CST);
+	uint32_t plv = __atomic_load_n(&be->pwc_levels, __ATOMIC_SEQ_CST);
 	uint64_t n = 0, np = 0;
 	unsigned int l;
 
@@ -961,6 +990,9 @@ uint64_t emu_inv_iotlb(struct vtdemu *emu, unsigned int gran, uint16_t did,
 	count_inv(emu, VTDEMU_CACHE_NOTPRESENT,
 		  emu_htab_remove_scan(&be->np[EMU_NP_PAGE - 1],
 				       np_page_in_scope, &sc));
+	if (!(gran == 3 && ih))
+		inv_end(be, VTDEMU_CACHE_PWC);
+	inv_end(be, VTDEMU_CACHE_IOTLB);
 	return shadow;
 }
 
@@ -993,6 +1025,9 @@ uint64_t emu_inv_pasid_iotlb(struct vtdemu *emu, unsigned int gran,
 		drop_range(emu, &sc, ih);
 		shadow = 1ull << (am >= 52 ? 52 : am);
 	}
+	if (!(gran == 3 && ih))
+		inv_end(be, VTDEMU_CACHE_PWC);
+	inv_end(be, VTDEMU_CACHE_IOTLB);
 	return shadow;
 }
 
@@ -1048,6 +1083,7 @@ void emu_inv_pasid_cache(struct vtdemu *emu, unsigned int gran, uint16_t did,
 	count_inv(emu, VTDEMU_CACHE_NOTPRESENT,
 		  emu_htab_remove_scan(&be->np[EMU_NP_PASID - 1],
 				       np_pasid_in_scope, &sc));
+	inv_end(be, VTDEMU_CACHE_PASID);
 }
 
 struct devtlb_scope {
@@ -1081,11 +1117,11 @@ void emu_inv_devtlb(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 	uint64_t n = 0;
 	unsigned int l;
 
-	begin_inv(be);
-	bump_gen(be, VTDEMU_CACHE_DEVTLB);
 	ep = __atomic_load_n(&be->ats[sid], __ATOMIC_ACQUIRE);
 	if (!ep)
-		return;
+		return; /* no device TLB: nothing cached, nothing to fence */
+	begin_inv(be);
+	bump_gen(be, VTDEMU_CACHE_DEVTLB);
 	sc.first = addr & ~0xfffull;
 	if (size == 0 || size == UINT64_MAX || addr + size - 1 < addr)
 		sc.last = UINT64_MAX;
@@ -1106,9 +1142,10 @@ void emu_inv_devtlb(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 						   devtlb_in_scope, &sc);
 	}
 	count_inv(emu, VTDEMU_CACHE_DEVTLB, n);
+	inv_end(be, VTDEMU_CACHE_DEVTLB);
 }
 
-static void drop_all(struct vtdemu *emu, bool count)
+static void drop_all(struct vtdemu *emu, bool count, bool devtlbs)
 {
 	struct emu_backend *be = emu_be(emu);
 	struct emu_htab *tabs[] = { &be->ctx, &be->pasid, &be->iotlb,
@@ -1131,7 +1168,7 @@ static void drop_all(struct vtdemu *emu, bool count)
 		if (count)
 			count_inv(emu, kinds[k], n);
 	}
-	for (s = 0; s < 65536; s++) {
+	for (s = 0; devtlbs && s < 65536; s++) {
 		struct emu_ats_ep *ep = __atomic_load_n(&be->ats[s],
 							__ATOMIC_ACQUIRE);
 		uint64_t n;
@@ -1142,11 +1179,13 @@ static void drop_all(struct vtdemu *emu, bool count)
 		if (count)
 			count_inv(emu, VTDEMU_CACHE_DEVTLB, n);
 	}
+	for (k = 0; k < VTDEMU_CACHE_KINDS; k++)
+		inv_end(be, (enum vtdemu_cache_kind)k);
 }
 
 void emu_inv_all(struct vtdemu *emu)
 {
-	drop_all(emu, true);
+	drop_all(emu, true, false);
 }
 
 /* Device TLBs belong to the endpoints: an SRTP or reset of the unit does
@@ -1154,7 +1193,7 @@ void emu_inv_all(struct vtdemu *emu)
  * vtdemu_cache_flush_all() models a reset of everything. */
 void vtdemu_cache_flush_all(struct vtdemu *emu)
 {
-	drop_all(emu, false);
+	drop_all(emu, false, true);
 }
 
 /* ------------------------------------------------------------------------
@@ -1165,6 +1204,7 @@ int emu_backend_init(struct vtdemu *emu, char *err, size_t errlen)
 {
 	const struct vtdemu_cache_config *cc = &emu->cfg.cache;
 	struct emu_backend *be = calloc(1, sizeof(*be));
+	unsigned int nd_bits;
 	int rc;
 
 	if (!be)
@@ -1195,6 +1235,9 @@ int emu_backend_init(struct vtdemu *emu, char *err, size_t errlen)
 	if (be->haw > 52)
 		be->haw = 52;
 	be->haw_mask = (1ull << be->haw) - 1;
+	/* CAP.ND: 4 + 2 * ND domain-id bits (ND 6: all 16). */
+	nd_bits = 4 + 2 * (unsigned int)(emu->cap & 7);
+	be->did_rsvd = nd_bits >= 16 ? 0 : (uint16_t)(0xffffu << nd_bits);
 	rc = emu_stale_init(emu);
 	if (rc)
 		goto nomem;
@@ -1410,7 +1453,6 @@ void emu_devtlb_fill(struct vtdemu *emu, struct emu_ats_ep *ep,
 		     unsigned int perm, unsigned int level,
 		     const struct emu_gens *g)
 {
-	struct emu_backend *be = emu_be(emu);
 	uint64_t page = iova >> level_shift(level);
 	struct emu_ce e = {
 		.k0 = pasid,
@@ -1419,7 +1461,7 @@ void emu_devtlb_fill(struct vtdemu *emu, struct emu_ats_ep *ep,
 		.hash = emu_hash3(page, level, 6),
 	};
 
-	emu_htab_insert(emu, &ep->devtlb, &e, &be->gen[VTDEMU_CACHE_DEVTLB],
+	emu_htab_insert(emu, &ep->devtlb, &e, VTDEMU_CACHE_DEVTLB,
 			g->g[VTDEMU_CACHE_DEVTLB]);
 }
 
@@ -1448,6 +1490,7 @@ int emu_ats_enable(struct vtdemu *emu, uint16_t sid, bool enabled)
 		 * TLB, as a function reset of the endpoint would. */
 		bump_gen(be, VTDEMU_CACHE_DEVTLB);
 		emu_htab_remove_scan(&ep->devtlb, NULL, NULL);
+		inv_end(be, VTDEMU_CACHE_DEVTLB);
 	}
 out:
 	pthread_mutex_unlock(&be->ats_lock);

@@ -44,6 +44,13 @@ void vtdemu_cost_default(struct vtdemu_cost_model *c)
 	 * the doorbell. Applied once per fetched batch; busy-waited, so keep
 	 * it small (2 cores here). */
 	c->threaded_latency_ns = 500;
+	/* One figure per kind by default: QEMU's cost hardly depends on the
+	 * granularity of these (a hash scan either way). */
+	c->cc_domain_ns = c->cc_ns;
+	c->cc_device_ns = c->cc_ns;
+	c->pasid_iotlb_page_ns = c->pasid_iotlb_ns;
+	c->pasid_cache_pasid_ns = c->pasid_cache_ns;
+	c->pasid_cache_global_ns = c->pasid_cache_ns;
 }
 
 uint32_t emu_cost_of(const struct vtdemu_cost_model *c,
@@ -51,9 +58,11 @@ uint32_t emu_cost_of(const struct vtdemu_cost_model *c,
 {
 	switch (kind) {
 	case VTDEMU_DS_CC_GLOBAL:
-	case VTDEMU_DS_CC_DOMAIN:
-	case VTDEMU_DS_CC_DEVICE:
 		return c->cc_ns;
+	case VTDEMU_DS_CC_DOMAIN:
+		return c->cc_domain_ns;
+	case VTDEMU_DS_CC_DEVICE:
+		return c->cc_device_ns;
 	case VTDEMU_DS_IOTLB_GLOBAL:
 		return c->iotlb_global_ns;
 	case VTDEMU_DS_IOTLB_DOMAIN:
@@ -67,12 +76,15 @@ uint32_t emu_cost_of(const struct vtdemu_cost_model *c,
 	case VTDEMU_DS_WAIT:
 		return c->wait_ns;
 	case VTDEMU_DS_PIOTLB_PASID:
-	case VTDEMU_DS_PIOTLB_PAGE:
 		return c->pasid_iotlb_ns;
+	case VTDEMU_DS_PIOTLB_PAGE:
+		return c->pasid_iotlb_page_ns;
 	case VTDEMU_DS_PC_DOMAIN:
-	case VTDEMU_DS_PC_PASID:
-	case VTDEMU_DS_PC_GLOBAL:
 		return c->pasid_cache_ns;
+	case VTDEMU_DS_PC_PASID:
+		return c->pasid_cache_pasid_ns;
+	case VTDEMU_DS_PC_GLOBAL:
+		return c->pasid_cache_global_ns;
 	case VTDEMU_DS_PDEVTLB:
 		return c->pasid_devtlb_ns;
 	case VTDEMU_DS_KINDS:

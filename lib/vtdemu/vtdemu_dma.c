@@ -96,12 +96,28 @@ static int translate_one(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 	return 0;
 }
 
+/* A request the unit could receive: a PASID is 20 bits (§3.4.4; wider
+ * values must not alias a valid one), the access a read and/or a write. */
+static bool request_ok(const struct vtdemu *emu, uint32_t pasid,
+		       unsigned int access)
+{
+	return emu != NULL &&
+	       (pasid == VTDEMU_NO_PASID || pasid <= 0xfffffu) &&
+	       access != 0 &&
+	       !(access & ~(unsigned int)(VTDEMU_ACCESS_READ |
+					  VTDEMU_ACCESS_WRITE));
+}
+
 int vtdemu_translate(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 		     uint64_t iova, unsigned int access, uint64_t *pa,
 		     struct vtdemu_fault_info *fault)
 {
 	uint64_t p = 0;
-	int rc = translate_one(emu, sid, pasid, iova, access, &p, fault);
+	int rc;
+
+	if (!request_ok(emu, pasid, access))
+		return -EINVAL;
+	rc = translate_one(emu, sid, pasid, iova, access, &p, fault);
 
 	if (pa)
 		*pa = p;
@@ -114,6 +130,10 @@ static int64_t dma(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 {
 	uint8_t *h = host;
 	size_t done = 0;
+
+	if (!request_ok(emu, pasid, VTDEMU_ACCESS_READ) ||
+	    (host == NULL && len > 0) || len > INT64_MAX)
+		return -EINVAL;
 
 	while (done < len) {
 		uint64_t a = iova + done, pa;
@@ -171,6 +191,8 @@ int64_t vtdemu_dma_write(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 
 int vtdemu_set_ats(struct vtdemu *emu, uint16_t sid, bool enabled)
 {
+	if (emu == NULL)
+		return -EINVAL;
 	/* ATS needs a unit with device-TLB support (ECAP.DT, §11.4.3). */
 	if (enabled && !(emu->ecap & BE_ECAP_DT))
 		return -ENOTSUP;

@@ -112,7 +112,8 @@ void emu_inv_pasid_cache(struct vtdemu *emu, unsigned int gran, uint16_t did,
 void emu_inv_devtlb(struct vtdemu *emu, uint16_t sid, uint32_t pasid,
 		    bool global, uint64_t addr, uint64_t size);
 
-/* Everything (SRTP with CAP.ESRTPS, reset, vtdemu_cache_flush_all). */
+/* Every cache of the unit (SRTP with CAP.ESRTPS); not the endpoints'
+ * device TLBs, which only device-TLB invalidations reach. */
 void emu_inv_all(struct vtdemu *emu);
 
 /* ------------------------------------------------------------------------

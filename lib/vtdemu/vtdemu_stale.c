@@ -7,8 +7,9 @@
  * a fresh walk of the tables in memory that uses no cache. The use is stale
  * when:
  *   - the cache gave a translation and the walk faults, gives another
- *     frame, or does not grant the access that was made (more permission
- *     than the tables give);
+ *     frame, or grants less than the cached translation (more permission
+ *     than the tables give: a permission reduction that was not
+ *     invalidated, counted at its first use, read or write);
  *   - the cache gave a fault and the walk grants the access. For the
  *     not-present cache under CAP.CM=1 (source NOTPRESENT) this is exactly
  *     the missing map-side invalidation (§6.1): counted.
@@ -65,9 +66,12 @@ void emu_stale_check(struct vtdemu *emu, const struct emu_req *rq,
 
 	emu_unit_translate(emu, rq, &fresh, false, NULL);
 	/* A fresh walk without fault always grants the access (the walker
-	 * faults otherwise). */
+	 * faults otherwise); a served translation granting more than the
+	 * tables (a permission reduction not invalidated) is stale even when
+	 * this access stays within both. */
 	if (!served->fault)
-		stale = fresh.fault || fresh.pa != served->pa;
+		stale = fresh.fault || fresh.pa != served->pa ||
+			(served->perm & ~fresh.perm);
 	else
 		stale = !fresh.fault;
 	if (!stale)

@@ -15,6 +15,7 @@
  * atomic stores while DMA runs) through emu_mem(), which may return NULL for
  * a pointer to nowhere: that is an access fault, never a crash.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "vtdemu_be.h"
@@ -148,8 +149,10 @@ static bool legacy_context(struct vtdemu *emu, uint64_t rta,
 		fault(res, FR_CTX_P, fpd, EMU_NP_CTX);
 		return false;
 	}
+	/* DID bits beyond CAP.ND's width are reserved too (§9.3). */
 	if ((ce[0] & (0xff0ull | ~be->haw_mask)) ||
-	    (ce[1] & 0xffffffffff000080ull)) {
+	    (ce[1] & 0xffffffffff000080ull) ||
+	    ((uint16_t)(ce[1] >> 8) & be->did_rsvd)) {
 		fault(res, FR_CTX_RSVD, fpd, 0);
 		return false;
 	}
@@ -335,8 +338,10 @@ static bool sm_context(struct vtdemu *emu, uint64_t rta,
 	aw = (unsigned int)(pe[0] >> 2) & 7;
 	/* Reserved (§9.6): qw1 bits 22:16, qw2 bits 11:8, and the pointer of
 	 * the stage in use above HAW. Fields this model does not use
-	 * (memory types, qw3-qw7) are not checked. */
+	 * (memory types, qw3-qw7) are not checked. DID bits beyond CAP.ND's
+	 * width are reserved (§9.6). */
 	if ((pe[1] & 0x7f0000ull) || (pe[2] & 0xf00ull) ||
+	    ((uint16_t)pe[1] & be->did_rsvd) ||
 	    (pgtt == 2 && (pe[0] & ~be->haw_mask)) ||
 	    (pgtt == 1 && (pe[2] & ~be->haw_mask))) {
 		fault(res, FR_SM_PASID_RSVD, fpd, 0);
@@ -669,15 +674,48 @@ static void set_add(struct table_set *ts, uint64_t root, unsigned int levels,
 	}
 }
 
-static uint64_t count_leaves(struct vtdemu *emu, uint64_t table,
-			     unsigned int level, bool fs)
+/* Leaves below (table, level >= 2), each counted once per walk: a table
+ * reachable along many paths (a buggy driver's page that points at itself
+ * from every entry has 512^levels of them) then costs one visit per level,
+ * not one per path. A full memo only stops remembering. */
+#define LEAF_MEMO 1024u
+
+struct leaf_memo {
+	uint64_t key[LEAF_MEMO];   /* table | fs << 3 | level; 0 = empty */
+	uint64_t val[LEAF_MEMO];
+};
+
+static uint64_t *memo_slot(struct leaf_memo *m, uint64_t key, bool *found)
 {
-	uint64_t *t = emu_mem(emu, table, 4096), n = 0, e;
+	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 54), k;
+
+	for (k = 0; k < 16; k++, i = (i + 1) & (LEAF_MEMO - 1)) {
+		if (m->key[i] == key || m->key[i] == 0) {
+			*found = m->key[i] == key;
+			m->key[i] = key;
+			return &m->val[i];
+		}
+	}
+	*found = false;
+	return NULL;
+}
+
+static uint64_t count_leaves(struct vtdemu *emu, struct leaf_memo *m,
+			     uint64_t table, unsigned int level, bool fs)
+{
+	uint64_t *t = emu_mem(emu, table, 4096), n = 0, e, *memo = NULL;
 	unsigned int i;
+	bool found;
 
 	/* A garbage AW/FLPM must not turn a table cycle into a long walk. */
 	if (!t || level == 0 || level > 5)
 		return 0;
+	if (level >= 2) {
+		memo = memo_slot(m, table | ((uint64_t)fs << 3) | level,
+				 &found);
+		if (memo && found)
+			return *memo;
+	}
 	for (i = 0; i < 512; i++) {
 		e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
 		if (fs ? !(e & FS_P) : !(e & (SS_R | SS_W)))
@@ -685,8 +723,11 @@ static uint64_t count_leaves(struct vtdemu *emu, uint64_t table,
 		if (level == 1 || (e & SS_PS))
 			n++;
 		else
-			n += count_leaves(emu, e & ADDR_MASK, level - 1, fs);
+			n += count_leaves(emu, m, e & ADDR_MASK, level - 1,
+					  fs);
 	}
+	if (memo)
+		*memo = n;
 	return n;
 }
 
@@ -739,6 +780,7 @@ uint64_t emu_count_domain_leaves(struct vtdemu *emu, bool all_dids,
 	bool sm = ((rt >> 10) & 3) == EMU_TTM_SCALABLE;
 	uint64_t *root = emu_mem(emu, rt & ~0xfffull, 4096), n = 0;
 	struct table_set ts;
+	struct leaf_memo *memo;
 	unsigned int bus, h, d;
 
 	if (!root)
@@ -778,7 +820,12 @@ uint64_t emu_count_domain_leaves(struct vtdemu *emu, bool all_dids,
 			}
 		}
 	}
+	memo = calloc(1, sizeof(*memo));
+	if (!memo)
+		return 0; /* the cost model only: no shadow cost charged */
 	for (h = 0; h < ts.n; h++)
-		n += count_leaves(emu, ts.root[h], ts.levels[h], ts.fs[h]);
+		n += count_leaves(emu, memo, ts.root[h], ts.levels[h],
+				  ts.fs[h]);
+	free(memo);
 	return n;
 }

@@ -32,6 +32,7 @@
 
 #include "uvtd_eal.h"
 #include "drv_env.h"
+#include "vtd_qi_priv.h"
 
 #define MS ((uint64_t)1000 * 1000)
 
@@ -401,17 +402,24 @@ static void stress_check(const struct stress *s, const char *who)
 	CHECK(s->submits > 0, "%s: submitted nothing", who);
 }
 
-static void test_two_lcores_threaded(void)
+/* entries: 0 for the default queue; the smallest (256) laps hundreds of
+ * times in a run (fill marks reused, IQT wrapping). */
+static void two_lcores(enum vtdemu_mode mode, uint32_t entries)
 {
+	const char *name = mode == VTDEMU_THREADED ? "threaded" : "inline";
 	struct drv_env env;
 	struct stress s[2];
 	struct vtd_qi_stats qs0, qs1;
 	struct vtdemu_stats e0, e1;
+	struct vtd_unit_params p;
 	uint64_t descs, submits;
 
 	if (rte_lcore_count() < 2 || !rte_lcore_is_enabled(1))
 		SKIP_TEST("needs lcore 1");
-	TRY(qi_open(&env, "qemu-cm-on", VTDEMU_THREADED, 0, NULL), "open");
+	vtd_unit_params_init(&p);
+	p.enable_translation = true;
+	p.qi_entries = entries;
+	TRY(qi_open(&env, "qemu-cm-on", mode, 0, &p), "open");
 	vtd_qi_stats_get(env.u, &qs0);
 	e0 = emu_stats(env.emu);
 	memset(s, 0, sizeof(s));
@@ -441,13 +449,118 @@ static void test_two_lcores_threaded(void)
 	CHECK_EQ(e1.iqt_writes - e0.iqt_writes, qs1.iqt_writes - qs0.iqt_writes);
 	CHECK(qs1.iqt_writes - qs0.iqt_writes <= submits, "IQT writes %" PRIu64
 	      " > submits %" PRIu64, qs1.iqt_writes - qs0.iqt_writes, submits);
-	printf("# threaded, 2 lcores: %" PRIu64 " batches, %" PRIu64
+	printf("# %s, 2 lcores: %" PRIu64 " batches, %" PRIu64
 	       " descriptors, %" PRIu64 " IQT writes (%.1f%% coalesced), %"
-	       PRIu64 " IQH reads\n", submits, descs,
+	       PRIu64 " IQH reads\n", name, submits, descs,
 	       qs1.iqt_writes - qs0.iqt_writes,
 	       100.0 * (double)(submits - (qs1.iqt_writes - qs0.iqt_writes)) /
 	       (double)submits, qs1.head_reads - qs0.head_reads);
 	CHECK_EQ(qs1.timeouts - qs0.timeouts, 0);
+	drv_close(&env);
+}
+
+static void test_two_lcores_threaded(void)
+{
+	two_lcores(VTDEMU_THREADED, 0);
+}
+
+/* Inline, the publisher runs the unit for every batch it publishes, its
+ * own and the other lcore's: a lost batch is a wait that times out, an
+ * IQT write that goes backwards shows in the unit's descriptor counts. */
+static void test_two_lcores_inline(void)
+{
+	two_lcores(VTDEMU_INLINE, 256);
+}
+
+/* Two lcores submit at the same moment, round after round, and each waits
+ * for its own batch while the other submits nothing more: a batch that the
+ * publisher of the moment fails to pick up (its producer found pub_lock
+ * taken, poked it and left) is never published by anyone, and its wait
+ * runs into the bound. In the busy stress above a later submission may
+ * still publish it in time. A planted "unlock whatever the pokes" in
+ * qi_publish fails this test (timeouts), the inline stress above
+ * (descriptor and wait counts, timeouts) and test_two_lcores_no_stale. */
+struct lockstep {
+	struct vtd_unit *u;
+	uint16_t did;
+	uint64_t until_ns;
+	unsigned int *arrive;       /* shared barrier count */
+	uint64_t rounds, timeouts, errors;
+};
+
+static int lockstep_main(void *arg)
+{
+	struct lockstep *l = arg;
+	struct vtd_qctx *c = vtd_qctx_get(l->u, rte_lcore_id());
+	uint32_t seq;
+
+	if (c == NULL) {
+		l->errors++;
+		return -1;
+	}
+	for (uint64_t r = 1;; r++) {
+		uint64_t give_up = l->until_ns + 200 * MS;
+		struct vtd_desc d = psi(l->did, r << 12, 0);
+		int rc;
+
+		/* Both arrive, then both submit (the other one's give-up
+		 * time bounds the barrier). */
+		__atomic_fetch_add(l->arrive, 1, __ATOMIC_ACQ_REL);
+		while (__atomic_load_n(l->arrive, __ATOMIC_ACQUIRE) < 2 * r)
+			if (now_ns() > give_up)
+				return 0;
+		if (now_ns() > l->until_ns) {
+			/* Past the end: one more arrival releases the other
+			 * from the next barrier. */
+			__atomic_fetch_add(l->arrive, 1, __ATOMIC_ACQ_REL);
+			return 0;
+		}
+		if (vtd_qctx_add(c, &d) || vtd_qctx_submit(c, &seq)) {
+			l->errors++;
+			continue;
+		}
+		rc = vtd_qctx_wait(c, seq);
+		if (rc == -ETIMEDOUT)
+			l->timeouts++;
+		else if (rc)
+			l->errors++;
+		l->rounds++;
+	}
+}
+
+static void test_two_lcores_lockstep(void)
+{
+	struct drv_env env;
+	struct vtd_unit_params p;
+	struct lockstep l[2];
+	unsigned int arrive = 0;
+	unsigned int lvl;
+
+	if (rte_lcore_count() < 2 || !rte_lcore_is_enabled(1))
+		SKIP_TEST("needs lcore 1");
+	vtd_unit_params_init(&p);
+	p.enable_translation = true;
+	p.timeout_ns = 50 * MS;
+	TRY(qi_open(&env, "qemu-cm-off", VTDEMU_INLINE, 0, &p), "open");
+	memset(l, 0, sizeof(l));
+	for (int i = 0; i < 2; i++) {
+		l[i].u = env.u;
+		l[i].did = (uint16_t)(20 + i);
+		l[i].until_ns = now_ns() + 400 * MS;
+		l[i].arrive = &arrive;
+	}
+	lvl = drv_quiet();
+	REQUIRE(launch_l1(lockstep_main, &l[1]) == 0, "launch");
+	lockstep_main(&l[0]);
+	join_l1();
+	drv_loud(lvl);
+	for (int i = 0; i < 2; i++) {
+		CHECK(l[i].rounds > 0, "lcore %d: no round", i);
+		CHECK_EQ(l[i].timeouts, 0);
+		CHECK_EQ(l[i].errors, 0);
+	}
+	printf("# lockstep: %" PRIu64 " + %" PRIu64 " rounds\n", l[0].rounds,
+	       l[1].rounds);
 	drv_close(&env);
 }
 
@@ -964,6 +1077,229 @@ static void test_inv_range(void)
 	drv_close(&env);
 }
 
+/* A page-selective plan stays page-selective however full the lcore's
+ * batch is when it is added: a plan that does not fit in what is left of
+ * the batch makes the batch go first, it does not turn into a
+ * domain-selective invalidation (under caching mode a DSI makes the
+ * hypervisor re-walk the whole domain). Every fill level is tried. */
+static void test_inv_range_psi_at_any_fill(void)
+{
+	struct drv_env env;
+	struct vtd_domain *dom;
+	struct vtd_domain_params dp;
+	struct vtd_attach_params ap = { .sid = 0x30, .pasid = VTD_NO_PASID };
+	struct vtd_qctx *c;
+	struct vtd_qi_stats q0, q1;
+	uint64_t psi_want = 0;
+
+	TRY(qi_open(&env, "qemu-cm-on", VTDEMU_INLINE, 0, NULL), "open");
+	vtd_domain_params_init(&dp);
+	TRY(vtd_domain_create(env.u, &dp, &dom), "domain");
+	TRY(vtd_attach(dom, env.u, &ap), "attach");
+	c = vtd_qctx_get(env.u, rte_lcore_id());
+	REQUIRE(c != NULL, "context");
+	vtd_qi_stats_get(env.u, &q0);
+	for (unsigned int fill = 0; fill < 300; fill++) {
+		for (unsigned int i = 0; i < fill; i++)
+			TRY(vtd_inv_range(c, dom, 0x100000 + (uint64_t)i * 4096,
+					  4096, 0), "single page");
+		/* Pages 1 and 2: two blocks (page 1 is odd). */
+		TRY(vtd_inv_range(c, dom, 0x1000, 0x2000, 0), "two blocks");
+		TRY(vtd_qctx_sync(c), "sync");
+		psi_want += fill + 2;
+	}
+	vtd_qi_stats_get(env.u, &q1);
+	CHECK_EQ(q1.dsi - q0.dsi, 0);
+	CHECK_EQ(q1.psi - q0.psi, psi_want);
+	vtd_detach(dom, env.u, ap.sid);
+	vtd_domain_destroy(dom);
+	drv_close(&env);
+}
+
+/* CAP.RWBF=1 (VT-d spec §6.8): the unit may hold table writes in a write
+ * buffer, so the map-side flush of such a unit is a write-buffer flush
+ * (its IOTLB caches no not-present entry without CM: no IOTLB descriptor
+ * is needed), and an unmap's invalidation is preceded by one. Queued and
+ * register-based invalidation alike. */
+static void test_rwbf_flushes(void)
+{
+	for (int queued = 0; queued < 2; queued++) {
+		struct drv_env env;
+		struct vtdemu_caps caps;
+		struct vtd_domain *dom;
+		struct vtd_attach_params ap = { .sid = 0x28, .pasid = VTD_NO_PASID };
+		struct vtd_gather g = VTD_GATHER_INIT;
+		struct vtdemu_stats s0, s1;
+		struct drv_buf b;
+		uint8_t buf[8];
+
+		REQUIRE(vtdemu_preset(queued ? "qemu-cm-off" : "rwbf", &caps) == 0,
+			"preset");
+		caps.cap |= VTD_CAP_RWBF;
+		TRY(drv_open(&env, &caps, NULL), "open");
+		TRY(drv_buf_alloc(&b, 4096, 4096), "buffer");
+		TRY(vtd_domain_create(env.u, NULL, &dom), "domain");
+		CHECK(vtd_domain_map_flush(dom), "RWBF domain maps with a flush");
+		TRY(vtd_attach(dom, env.u, &ap), "attach");
+		TRY(vtd_map(dom, 0x40000, b.iova, 4096, VTD_PERM_READ), "map");
+		s0 = emu_stats(env.emu);
+		TRY(drv_inv_range(dom, env.u, 0x40000, 4096, VTD_INV_MAP), "map flush");
+		s1 = emu_stats(env.emu);
+		CHECK(s1.wbf > s0.wbf, "%s: map-side flush of an RWBF unit "
+		      "flushed no write buffer", queued ? "queued" : "registers");
+		CHECK_EQ(s1.desc[VTDEMU_DS_IOTLB_PAGE] - s0.desc[VTDEMU_DS_IOTLB_PAGE] +
+			 s1.reg_inv[VTDEMU_DS_IOTLB_PAGE] - s0.reg_inv[VTDEMU_DS_IOTLB_PAGE], 0);
+		CHECK_EQ(vtdemu_dma_read(env.emu, ap.sid, VTDEMU_NO_PASID, 0x40000,
+					 buf, 8, NULL), 8);
+		TRY(vtd_unmap(dom, 0x40000, 4096, &g), "unmap");
+		s0 = emu_stats(env.emu);
+		TRY(drv_inv_range(dom, env.u, 0x40000, 4096,
+				  g.nr_freed ? VTD_INV_TABLES_FREED : 0), "unmap inv");
+		vtd_gather_release(dom, &g);
+		s1 = emu_stats(env.emu);
+		CHECK(s1.wbf > s0.wbf, "%s: unmap invalidation of an RWBF unit "
+		      "flushed no write buffer first", queued ? "queued" : "registers");
+		CHECK_EQ(vtdemu_stale_count(env.emu), 0);
+		TRY(vtd_detach(dom, env.u, ap.sid), "detach");
+		TRY(vtd_domain_destroy(dom), "destroy");
+		drv_buf_free(&b);
+		drv_close(&env);
+	}
+}
+
+/* Sequence numbers wrap past 2^32: completion is a wrap-safe comparison,
+ * so a context whose counter crosses zero keeps completing, and a wait for
+ * a number from before the wrap is done at once. The counter is set near
+ * the top by hand (both the context's and its completion word, as if that
+ * many batches had gone before). */
+static void test_seq_wrap(void)
+{
+	struct drv_env env;
+	struct vtd_qctx *c;
+	uint32_t seq, first = 0;
+
+	TRY(qi_open(&env, "qemu-cm-on", VTDEMU_INLINE, 0, NULL), "open");
+	c = vtd_qctx_get(env.u, rte_lcore_id());
+	REQUIRE(c != NULL, "context");
+	TRY(vtd_qctx_sync(c), "idle");
+	c->seq = UINT32_MAX - 20;
+	__atomic_store_n(c->done, c->seq, __ATOMIC_RELEASE);
+	for (int i = 0; i < 64; i++) {
+		struct vtd_desc d = dsi(1);
+
+		TRY(vtd_qctx_add(c, &d), "add");
+		TRY(vtd_qctx_submit(c, &seq), "submit");
+		if (i == 0)
+			first = seq;
+		CHECK_EQ(vtd_qctx_wait(c, seq), 0);
+		CHECK(vtd_qctx_done(c, first), "seq %u from before the wrap "
+		      "not done after %u", first, seq);
+	}
+	CHECK(seq < first, "the counter wrapped (%u -> %u)", first, seq);
+	drv_close(&env);
+}
+
+/* An invalid descriptor in the ring's last slot, its batch's wait in slot
+ * 0 of the next lap (and the other way round: the wait itself invalid in
+ * the last slot): the submitter learns -EINVAL, the queue goes on. */
+static void test_iqe_at_wrap(void)
+{
+	struct drv_env env;
+	struct vtd_qctx *c;
+	struct vtdemu_injection inj = { .kind = VTDEMU_INJECT_BAD_DESC };
+	uint32_t lvl, seq;
+
+	TRY(qi_open(&env, "qemu-cm-on", VTDEMU_INLINE, 0, NULL), "open");
+	c = vtd_qctx_get(env.u, rte_lcore_id());
+	REQUIRE(c != NULL, "context");
+	lvl = drv_quiet();
+	for (int waitbad = 0; waitbad < 2; waitbad++) {
+		struct vtd_qi *qi = env.u->qi;
+		uint32_t last = qi->nslots - 1;
+		/* Bring the next reservation to the last slot (bad
+		 * descriptor there, wait at 0) or to the slot before it
+		 * (descriptor there, wait in the last slot). */
+		uint32_t want = waitbad ? last - 1 : last;
+		struct vtd_desc d = dsi(1);
+
+		for (int guard = 0; guard < 1000; guard++) {
+			uint32_t at = (uint32_t)atomic_load(&qi->prod_head) & qi->mask;
+
+			if (at == want)
+				break;
+			TRY(vtd_qctx_add(c, &d), "add");
+			if (((want - at) & qi->mask) % 2 == 1)
+				TRY(vtd_qctx_add(c, &d), "add");
+			TRY(vtd_qctx_sync(c), "advance");
+		}
+		CHECK_EQ((uint32_t)atomic_load(&qi->prod_head) & qi->mask, want);
+		if (waitbad) {
+			inj.nth = 1;              /* the wait */
+			TRY(vtdemu_inject(env.emu, &inj), "inject");
+			TRY(vtd_qctx_add(c, &d), "add");
+		} else {
+			d = bad();
+			TRY(vtd_qctx_add(c, &d), "add");
+		}
+		TRY(vtd_qctx_submit(c, &seq), "submit");
+		CHECK(vtd_qctx_wait(c, seq) == -EINVAL, "%s at the wrap: not "
+		      "-EINVAL", waitbad ? "bad wait" : "bad descriptor");
+		d = dsi(1);
+		TRY(vtd_qctx_add(c, &d), "add");
+		CHECK_EQ(vtd_qctx_sync(c), 0);
+	}
+	drv_loud(lvl);
+	CHECK_EQ(emu_stats(env.emu).invalid_descs, 2);
+	CHECK_EQ(vtdemu_reg_read(env.emu, VTD_REG_FSTS, 4) & VTD_FSTS_ERRORS, 0);
+	drv_close(&env);
+}
+
+/* A batch larger than the context's capacity goes out in pieces (each
+ * with its wait); the submitter waits for the last. A device-TLB
+ * invalidation that timed out (ITE) in an earlier piece must still be
+ * reported by that wait: -EIO, not 0 (the caller would take the device
+ * TLB for clean and reuse the IOVAs). Same for an invalid descriptor
+ * (IQE, -EINVAL). */
+static void test_fault_in_auto_submitted_piece(void)
+{
+	struct drv_env env;
+	struct vtd_qctx *c;
+	struct vtd_unit_params p;
+	struct vtdemu_injection ite = { .kind = VTDEMU_INJECT_DEVTLB_TIMEOUT,
+					.sid = 0x42, .count = 1 };
+	uint32_t lvl;
+	int rc;
+
+	vtd_unit_params_init(&p);
+	p.enable_translation = true;
+	p.timeout_ns = 2000 * MS;
+	TRY(qi_open(&env, "server", VTDEMU_INLINE, 0, &p), "open");
+	c = vtd_qctx_get(env.u, rte_lcore_id());
+	REQUIRE(c != NULL, "context");
+	lvl = drv_quiet();
+	for (int kind = 0; kind < 2; kind++) {
+		struct vtd_desc first = kind ? bad() :
+			vtd_desc_devtlb(0x42, 0, 0, 0x7000, 0);
+		struct vtd_desc d = dsi(1);
+
+		if (kind == 0)
+			TRY(vtdemu_inject(env.emu, &ite), "inject");
+		TRY(vtd_qctx_add(c, &first), "add");
+		/* More than one batch's worth: the first piece goes out by
+		 * itself. */
+		for (int i = 0; i < 300; i++)
+			TRY(vtd_qctx_add(c, &d), "add");
+		rc = vtd_qctx_sync(c);
+		CHECK(rc == (kind ? -EINVAL : -EIO), "%s in an auto-submitted "
+		      "piece: the last wait returned %d",
+		      kind ? "IQE" : "ITE", rc);
+		TRY(vtd_qctx_add(c, &d), "add");
+		CHECK_EQ(vtd_qctx_sync(c), 0);
+	}
+	drv_loud(lvl);
+	drv_close(&env);
+}
+
 /* Planted bugs: each must be caught by the check that guards it. */
 static void test_planted_bugs_are_caught(void)
 {
@@ -1139,6 +1475,8 @@ int main(int argc, char **argv)
 	QRUN(test_wrap_256);
 	QRUN(test_batch_overflow);
 	QRUN(test_two_lcores_threaded);
+	QRUN(test_two_lcores_inline);
+	QRUN(test_two_lcores_lockstep);
 	QRUN(test_two_lcores_no_stale);
 	QRUN(test_iqe_injected);
 	QRUN(test_iqe_positions_concurrent);
@@ -1150,6 +1488,11 @@ int main(int argc, char **argv)
 	QRUN(test_register_no_qi);
 	QRUN(test_register_asked);
 	QRUN(test_inv_range);
+	QRUN(test_inv_range_psi_at_any_fill);
+	QRUN(test_rwbf_flushes);
+	QRUN(test_seq_wrap);
+	QRUN(test_iqe_at_wrap);
+	QRUN(test_fault_in_auto_submitted_piece);
 	QRUN(test_planted_bugs_are_caught);
 	QRUN(test_fault_drain);
 	QRUN(test_throughput);

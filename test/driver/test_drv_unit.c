@@ -221,6 +221,130 @@ static void test_cap_flips(void)
 		    false);
 }
 
+/* Scalable-mode coherence has two halves (VT-d spec §11.4.3): ECAP.C says
+ * whether the unit snoops the root, context, PASID-directory and
+ * PASID-table entries it reads (in either mode); ECAP.SMPWC whether it can
+ * snoop the paging structures, which it then does only for PASID entries
+ * with PWSNP=1 (§9.6). So: PWSNP set where SMPWC, and table writes flushed
+ * from the CPU caches unless both C and SMPWC (as Linux: clflush of
+ * context and PASID entries on !ecap_coherent, PWSNP from ecap_smpwc). */
+static void test_scalable_coherence(void)
+{
+	struct vtdemu_caps caps;
+	struct vtd_unit_info info;
+	struct vtd_domain_params dp;
+	struct vtd_attach_params ap = { .pasid = VTD_NO_PASID };
+	struct drv_env env;
+	char err[160];
+
+	for (int kind = 0; kind < 2; kind++) {
+		struct vtd_domain *dom;
+		uint64_t *pe;
+
+		TRY(drv_open_preset(&env, "server"), "open server");
+		vtd_domain_params_init(&dp);
+		dp.kind = kind ? VTD_DOMAIN_FIRST_STAGE : VTD_DOMAIN_SECOND_STAGE;
+		TRY(vtd_domain_create(env.u, &dp, &dom), "domain");
+		ap.sid = 0x18;
+		TRY(vtd_attach(dom, env.u, &ap), "attach");
+		pe = vtd_pasid_entry(env.u, ap.sid, VTD_RID_PASID, false);
+		REQUIRE(pe != NULL, "PASID entry");
+		CHECK(pe[1] & VTD_PTE1_PWSNP, "%s domain on an SMPWC=1 unit: "
+		      "PASID entry qw1 0x%" PRIx64 " without PWSNP: its page "
+		      "walks are not snooped, yet the driver does not flush",
+		      kind ? "first-stage" : "second-stage", pe[1]);
+		TRY(vtd_detach(dom, env.u, ap.sid), "detach");
+		TRY(vtd_domain_destroy(dom), "destroy");
+		drv_close(&env);
+	}
+
+	/* SMPWC=1 but C=0: context and PASID entries are not snooped. */
+	REQUIRE(vtdemu_preset("server", &caps) == 0, "preset");
+	caps.ecap &= ~VTD_ECAP_C;
+	if (vtdemu_caps_check(&caps, err, sizeof(err)) != 0) {
+		printf("# skip server-C: %s\n", err);
+		return;
+	}
+	TRY(drv_open(&env, &caps, NULL), "open server-C");
+	TRY(vtd_unit_get_info(env.u, &info), "info");
+	CHECK(info.scalable, "scalable");
+	CHECK(!info.coherent, "scalable unit with ECAP.C=0 taken as coherent: "
+	      "its context and PASID-table writes are never flushed");
+	drv_close(&env);
+}
+
+/* Every public call rejects NULL arguments with -EINVAL and a log line,
+ * and does not crash. The log is captured to count the lines. */
+static char nulls_log[8192];
+
+static bool logged_one(FILE *f, size_t *mark, const char *call)
+{
+	size_t now;
+
+	fflush(f);
+	now = strlen(nulls_log);
+	if (now == *mark) {
+		printf("# %s: rejected without a log line\n", call);
+		return false;
+	}
+	*mark = now;
+	return true;
+}
+
+static void test_null_args(void)
+{
+	struct drv_env env;
+	struct vtd_domain *dom;
+	struct vtd_unit_info info;
+	struct vtd_attach_params ap = { .sid = 0x8, .pasid = VTD_NO_PASID };
+	struct vtd_gather g = VTD_GATHER_INIT;
+	struct vtd_fault f;
+	FILE *old, *f_log;
+	size_t mark = 0;
+	uint32_t lvl;
+
+	TRY(drv_open_preset(&env, "qemu-cm-off"), "open");
+	TRY(vtd_domain_create(env.u, NULL, &dom), "domain");
+	memset(nulls_log, 0, sizeof(nulls_log));
+	f_log = fmemopen(nulls_log, sizeof(nulls_log) - 1, "w");
+	REQUIRE(f_log != NULL, "fmemopen");
+	old = rte_log_get_stream();
+	rte_openlog_stream(f_log);
+	lvl = rte_log_get_level(vtd_logtype);
+	rte_log_set_level(vtd_logtype, RTE_LOG_ERR);
+#define NULL_CASE(expr)                                                   \
+	do {                                                              \
+		long r_ = (long)(expr);                                   \
+		CHECK(r_ == -EINVAL, "%s = %ld, expected -EINVAL", #expr, r_); \
+		CHECK(logged_one(f_log, &mark, #expr), "%s: no log line", #expr); \
+	} while (0)
+	NULL_CASE(vtd_unit_open(NULL, NULL));
+	NULL_CASE(vtd_unit_close(NULL));
+	NULL_CASE(vtd_unit_get_info(NULL, &info));
+	NULL_CASE(vtd_unit_get_info(env.u, NULL));
+	NULL_CASE(vtd_fault_drain(NULL, &f, 1));
+	NULL_CASE(vtd_domain_create(NULL, NULL, &dom));
+	NULL_CASE(vtd_domain_create(env.u, NULL, NULL));
+	NULL_CASE(vtd_domain_destroy(NULL));
+	NULL_CASE(vtd_domain_id(NULL, env.u));
+	NULL_CASE(vtd_domain_id(dom, NULL));
+	NULL_CASE(vtd_attach(NULL, env.u, &ap));
+	NULL_CASE(vtd_attach(dom, NULL, &ap));
+	NULL_CASE(vtd_attach(dom, env.u, NULL));
+	NULL_CASE(vtd_detach(NULL, env.u, 0x8));
+	NULL_CASE(vtd_detach(dom, NULL, 0x8));
+	NULL_CASE(vtd_map(NULL, 0, 0, 4096, VTD_PERM_READ));
+	NULL_CASE(vtd_unmap(NULL, 0, 4096, &g));
+	NULL_CASE(vtd_unmap(dom, 0, 4096, NULL));
+	NULL_CASE(vtd_iova_to_phys(NULL, 0, NULL, NULL));
+#undef NULL_CASE
+	rte_log_set_level(vtd_logtype, lvl);
+	rte_openlog_stream(old);
+	fclose(f_log);
+	TRY(vtd_domain_destroy(dom), "destroy");
+	drv_close(&env);
+}
+
 /* Queue sizes: powers of two within IQA.QS (0..7) for the descriptor size. */
 static void test_qi_entries(void)
 {
@@ -464,6 +588,8 @@ int main(int argc, char **argv)
 	RUN(test_real_refusals);
 	RUN(test_presets);
 	RUN(test_cap_flips);
+	RUN(test_scalable_coherence);
+	RUN(test_null_args);
 	RUN(test_qi_entries);
 	RUN(test_takeover);
 	RUN(test_emu_open);

@@ -5,15 +5,24 @@
  * figure: benchmarks report, tests judge.
  *
  *   meson benchmark -C build --suite service
- *   build/test/service/bench_svc [preset] [seconds]     (qemu-cm-off, 1)
+ *   build/test/service/bench_svc [preset] [seconds] [policy] [lcores]
+ *                                           (qemu-cm-off, 1, all, 2)
  *
  * Pairs: strict and lazy map then unmap one buffer at a time; batched maps
  * a burst of 32 (uvtd_map_burst) and unmaps it (uvtd_unmap_burst).
+ *
+ * On a shared machine the wall-clock figure says as much about the other
+ * tenants as about uvtd, so each run also reports the CPU time its lcores
+ * got (CLOCK_THREAD_CPUTIME_ID) and the pairs per CPU-second: "eff" is that
+ * figure relative to one lcore, so an idle machine would scale by about
+ * lcores x eff, and eff below 1 is the cost of sharing (cache lines, the
+ * unit's lock), not of the load.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_launch.h>
@@ -34,8 +43,20 @@ struct run {
 	uint64_t pa;
 	double seconds;
 	uint64_t pairs;
+	double cpu_s;            /* this lcore's CPU time during the run */
 	int err;
-};
+	/* Each lcore's run on its own cache line: pairs is written once per
+	 * pair, and two runs sharing a line made the benchmark itself the
+	 * hottest false sharing of the 2-lcore runs. */
+} __rte_cache_aligned;
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static volatile int go;
 
@@ -45,9 +66,11 @@ static int worker(void *arg)
 	struct uvtd_map_req m[BURST];
 	struct uvtd_unmap_req u[BURST];
 	uint64_t end, iova;
+	double cpu0;
 
 	while (!go)
 		;
+	cpu0 = thread_cpu_s();
 	end = rte_get_tsc_cycles() + (uint64_t)(r->seconds * rte_get_tsc_hz());
 	for (int i = 0; i < BURST; i++)
 		m[i] = (struct uvtd_map_req){ .phys = r->pa + i * PG, .len = PG,
@@ -57,30 +80,33 @@ static int worker(void *arg)
 			if (r->policy == UVTD_POLICY_BATCHED) {
 				if (uvtd_map_burst(r->dom, m, BURST) != BURST) {
 					r->err++;
-					return 0;
+					goto out;
 				}
 				for (int i = 0; i < BURST; i++)
 					u[i] = (struct uvtd_unmap_req){ m[i].iova, PG };
 				if (uvtd_unmap_burst(r->dom, u, BURST) != BURST) {
 					r->err++;
-					return 0;
+					goto out;
 				}
 				r->pairs += BURST;
 			} else {
 				if (uvtd_map(r->dom, r->pa, PG, UVTD_PERM_RW, &iova) ||
 				    uvtd_unmap(r->dom, iova, PG)) {
 					r->err++;
-					return 0;
+					goto out;
 				}
 				r->pairs++;
 			}
 		}
 	}
+out:
+	r->cpu_s = thread_cpu_s() - cpu0;
 	return 0;
 }
 
 static double bench(enum uvtd_policy p, unsigned int nlcores, double secs,
-		    uint64_t pa, double *modelled_ns, double *descs, double *iqt)
+		    uint64_t pa, double *modelled_ns, double *descs, double *iqt,
+		    double *per_cpu_s)
 {
 	struct uvtd_domain_conf c;
 	struct run runs[2];
@@ -88,6 +114,7 @@ static double bench(enum uvtd_policy p, unsigned int nlcores, double secs,
 	struct uvtd_stats sa, sb;
 	unsigned int w = rte_get_next_lcore(-1, 1, 0);
 	uint64_t pairs = 0;
+	double cpu = 0;
 	int dev, d;
 
 	uvtd_domain_conf_init(&c);
@@ -125,12 +152,14 @@ static double bench(enum uvtd_policy p, unsigned int nlcores, double secs,
 	uvtd_stats_get(&sa);
 	for (unsigned int i = 0; i < nlcores; i++) {
 		pairs += runs[i].pairs;
+		cpu += runs[i].cpu_s;
 		if (runs[i].err)
 			fprintf(stderr, "lcore %u: error\n", i);
 	}
 	*modelled_ns = (double)(a.modelled_ns - b.modelled_ns) / (double)pairs;
 	*descs = (double)(sa.descs - sb.descs) / (double)pairs;
 	*iqt = (double)(sa.iqt_writes - sb.iqt_writes) / (double)pairs;
+	*per_cpu_s = cpu > 0 ? (double)pairs / cpu : 0;
 	uvtd_detach(d, dev);
 	uvtd_dev_close(dev);
 	uvtd_domain_destroy(d);
@@ -147,6 +176,7 @@ int main(int argc, char **argv)
 {
 	const char *preset = argc > 1 ? argv[1] : "qemu-cm-off";
 	double secs = argc > 2 ? atof(argv[2]) : 1.0;
+	unsigned int max_lcores = argc > 4 && atoi(argv[4]) == 1 ? 1 : 2;
 	static const enum uvtd_policy pol[] = {
 		UVTD_POLICY_STRICT, UVTD_POLICY_BATCHED, UVTD_POLICY_LAZY,
 	};
@@ -165,25 +195,31 @@ int main(int argc, char **argv)
 		return 1;
 	printf("uvtd service benchmark: unit %s (inline), 4 KiB pages, %.1f s "
 	       "per run\n", preset, secs);
-	printf("%-8s %7s %14s %10s %10s %14s %8s\n", "policy", "lcores",
-	       "pairs/s", "descs/pair", "IQT/pair", "modelled ns/pr", "scaling");
+	printf("%-8s %7s %14s %10s %10s %14s %8s %14s %6s\n", "policy",
+	       "lcores", "pairs/s", "descs/pair", "IQT/pair", "modelled ns/pr",
+	       "scaling", "pairs/cpu-s", "eff");
 	for (unsigned int i = 0; i < RTE_DIM(pol); i++) {
-		double one = 0;
+		double one = 0, one_cpu = 0;
 
 		/* A third argument runs one policy only (for profiling). */
 		if (argc > 3 && strcmp(argv[3], uvtd_policy_name(pol[i])))
 			continue;
 
-		for (unsigned int n = 1; n <= 2; n++) {
-			double mns, descs, iqt;
+		/* A fourth argument caps the lcores (1: profiling the single
+		 * lcore path alone, e.g. under callgrind). */
+		for (unsigned int n = 1; n <= max_lcores; n++) {
+			double mns, descs, iqt, pcpu;
 			double r = bench(pol[i], n, secs, rte_malloc_virt2iova(mem),
-					 &mns, &descs, &iqt);
+					 &mns, &descs, &iqt, &pcpu);
 
-			if (n == 1)
+			if (n == 1) {
 				one = r;
-			printf("%-8s %7u %14.0f %10.3f %10.3f %14.1f %8.2f\n",
-			       uvtd_policy_name(pol[i]), n, r, descs, iqt, mns,
-			       r / one);
+				one_cpu = pcpu;
+			}
+			printf("%-8s %7u %14.0f %10.3f %10.3f %14.1f %8.2f %14.0f "
+			       "%6.2f\n", uvtd_policy_name(pol[i]), n, r, descs,
+			       iqt, mns, r / one, pcpu,
+			       one_cpu > 0 ? pcpu / one_cpu : 0);
 		}
 	}
 	rte_free(mem);

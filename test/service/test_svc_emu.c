@@ -489,6 +489,78 @@ static void test_two_units_one_domain(void)
 	rmdom(d, 1);
 }
 
+/* An unmap whose invalidation did not complete (the unit stalled: the
+ * wait ran past its bound) must not hand its IOVA out again: the unit may
+ * still hold the old translation, and a device using the new mapping would
+ * reach the old page. Strict single unmaps and batched bursts alike. */
+static void test_failed_wait_keeps_iova(void)
+{
+	struct vtdemu *emu = uvtd_vtd_emu(0);
+	struct vtdemu_injection stall = { .kind = VTDEMU_INJECT_STALL };
+
+	for (int batched = 0; batched < 2; batched++) {
+		int d = mkdom(batched ? UVTD_POLICY_BATCHED : UVTD_POLICY_STRICT, 0);
+		uint64_t old, fresh;
+		uint32_t lvl;
+		int rc;
+
+		REQUIRE(d >= 0, "domain");
+		OK(uvtd_map(d, pa_of(40), PG, UVTD_PERM_RW, &old));
+		CHECK_EQ(dma_write(0, 0, old, 1), 4);            /* cached */
+		REQUIRE(vtdemu_inject(emu, &stall) == 0, "inject");
+		lvl = rte_log_get_level(uvtd_logtype);
+		rte_log_set_level(uvtd_logtype, RTE_LOG_EMERG);
+		if (batched) {
+			struct uvtd_unmap_req r = { old, PG };
+
+			rc = uvtd_unmap_burst(d, &r, 1);
+		} else {
+			rc = uvtd_unmap(d, old, PG);
+		}
+		rte_log_set_level(uvtd_logtype, lvl);
+		CHECK(rc < 0, "%s unmap with a stalled unit returned %d",
+		      batched ? "batched" : "strict", rc);
+		/* The next map of the same size must not get the IOVA whose
+		 * invalidation is unproven (the magazine would hand it back
+		 * first). */
+		OK(uvtd_map(d, pa_of(41), PG, UVTD_PERM_RW, &fresh));
+		CHECK(fresh != old, "%s: IOVA 0x%" PRIx64 " reused after its "
+		      "invalidation failed", batched ? "batched" : "strict", old);
+		vtdemu_inject_clear(emu);
+		OK(uvtd_unmap(d, fresh, PG));
+		OK(uvtd_flush(d));
+		vtdemu_stale_reset(emu);
+		rmdom(d, 0);
+	}
+
+	/* The same on the map side (caching mode: a map-side invalidation
+	 * whose wait fails leaves the IOVA unproven too). */
+	{
+		struct vtdemu *cm = uvtd_vtd_emu(1);
+		int d = mkdom(UVTD_POLICY_STRICT, 1);
+		uint64_t first, again = 0;
+		uint32_t lvl;
+		int rc;
+
+		REQUIRE(d >= 0, "domain");
+		OK(uvtd_map(d, pa_of(42), PG, UVTD_PERM_RW, &first));
+		OK(uvtd_unmap(d, first, PG));      /* first is the next IOVA */
+		REQUIRE(vtdemu_inject(cm, &stall) == 0, "inject");
+		lvl = rte_log_get_level(uvtd_logtype);
+		rte_log_set_level(uvtd_logtype, RTE_LOG_EMERG);
+		rc = uvtd_map(d, pa_of(43), PG, UVTD_PERM_RW, &again);
+		rte_log_set_level(uvtd_logtype, lvl);
+		CHECK(rc < 0, "map with a stalled CM unit returned %d", rc);
+		vtdemu_inject_clear(cm);
+		OK(uvtd_map(d, pa_of(44), PG, UVTD_PERM_RW, &again));
+		CHECK(again != first, "map side: IOVA 0x%" PRIx64 " reused "
+		      "after its map-side invalidation failed", first);
+		OK(uvtd_unmap(d, again, PG));
+		vtdemu_stale_reset(cm);
+		rmdom(d, 1);
+	}
+}
+
 /* The lazy bound for an lcore that went idle: lcore 1 unmaps and stops;
  * the "uvtd_poll" service, run on the main lcore, flushes for it. */
 static uint64_t idle_iova[8];
@@ -598,6 +670,7 @@ int main(int argc, char **argv)
 	RUN(test_exhaustion_and_rollback);
 	RUN(test_two_units_one_domain);
 	RUN(test_lazy_bound_idle_lcore);
+	RUN(test_failed_wait_keeps_iova);
 	rte_memzone_free(mem_mz);
 	CHECK_EQ(uvtd_fini(), 0);
 	return TEST_SUMMARY();

@@ -388,11 +388,50 @@ static void test_policy_dsi(void)
 		       4 * PG, 0, &d, 1, 3), 9, "room for 3");
 	CHECK_EQ(plan(VTD_CAP_PSI, VTD_DOMAIN_SECOND_STAGE, false, 0x1000,
 		      4 * PG, 0, &d, 1, 0), -E2BIG);
+	/* With the room of an empty batch given: a PSI plan that fits there
+	 * but not in what is left is -E2BIG (send the batch, plan again),
+	 * never a DSI; one that does not fit even there is a DSI. */
+	{
+		struct vtd_plan_req r = {
+			.cap = VTD_CAP_PSI, .kind = VTD_DOMAIN_SECOND_STAGE,
+			.width = 48, .iova = 0x1000, .len = 4 * PG,
+			.threshold = 16, .devs = &d, .ndevs = 1, .room = 127,
+		};
+
+		CHECK_EQ(vtd_plan_inv(&r, out, 3, &cnt), -E2BIG);
+		CHECK_EQ(vtd_plan_inv(&r, out, 4, &cnt), 4);
+		CHECK_EQ(cnt.dsi, 0);
+		r.room = 3;
+		check_dsi(vtd_plan_inv(&r, out, 3, &cnt), 9, "room 3 of 3");
+	}
 	/* Two devices on one domain id: one IOTLB invalidation. */
 	struct vtd_domain_attach two[2] = { d, d };
 	two[1].sid = 0x11;
 	CHECK_EQ(plan(CAP_BASE, VTD_DOMAIN_SECOND_STAGE, false, 0x5000, PG, 0,
 		      two, 2, 64), 1);
+}
+
+/* ECAP.DIT (§6.5.2.5): the PFSID fields carry the endpoint's (physical
+ * function's) source id; without DIT they are reserved, zero. */
+static void test_policy_devtlb_pfsid(void)
+{
+	struct vtd_domain_attach d = { .did = 3, .sid = 0x1234, .ats = true,
+				       .pasid = VTD_NO_PASID };
+	struct vtd_plan_req r = {
+		.cap = CAP_BASE, .ecap = VTD_ECAP_DIT,
+		.kind = VTD_DOMAIN_SECOND_STAGE, .width = 48, .iova = 0x5000,
+		.len = PG, .threshold = 16, .devs = &d, .ndevs = 1,
+	};
+	int n = vtd_plan_inv(&r, out, 64, &cnt);
+
+	REQUIRE(n == 2, "n = %d", n);
+	CHECK_EQ(desc_type(&out[1]), VTD_DESC_DEVTLB);
+	CHECK_EQ(VTD_GET(out[1].qw[0], 15, 12) | (VTD_GET(out[1].qw[0], 63, 52) << 4),
+		 0x1234);
+	r.ecap = 0;
+	n = vtd_plan_inv(&r, out, 64, &cnt);
+	REQUIRE(n == 2, "n = %d", n);
+	CHECK_EQ(VTD_GET(out[1].qw[0], 15, 12) | VTD_GET(out[1].qw[0], 63, 52), 0);
 }
 
 static void test_policy_devtlb(void)
@@ -450,11 +489,18 @@ static void test_policy_devtlb(void)
 	plan(CAP_BASE, VTD_DOMAIN_SECOND_STAGE, false, 0x7000, PG, 0, d, 1, 64);
 	CHECK_EQ(VTD_GET(out[1].qw[0], 20, 16), 0);
 
-	/* A map (not-present -> present): no device-TLB invalidation. */
-	n = plan(CAP_BASE, VTD_DOMAIN_SECOND_STAGE, false, 2 * PG, 6 * PG,
-		 VTD_INV_MAP, d, 2, 64);
+	/* A map (not-present -> present) under CM: no device-TLB
+	 * invalidation, and IH=0: the map may have installed tables whose
+	 * not-present parents a CM unit may cache (Linux's map-side flush
+	 * uses IH=0 too). Without CM nothing not-present is cached: nothing. */
+	n = plan(CAP_BASE | VTD_CAP_CM, VTD_DOMAIN_SECOND_STAGE, false, 2 * PG,
+		 6 * PG, VTD_INV_MAP, d, 2, 64);
 	CHECK_EQ(n, 2);
 	CHECK_EQ(cnt.devtlb, 0);
+	CHECK_EQ(out[0].qw[1] & VTD_BIT(6), 0);
+	CHECK_EQ(out[1].qw[1] & VTD_BIT(6), 0);
+	CHECK_EQ(plan(CAP_BASE, VTD_DOMAIN_SECOND_STAGE, false, 2 * PG, 6 * PG,
+		      VTD_INV_MAP, d, 2, 64), 0);
 
 	/* Too many for the room: DSI plus one full device-TLB. */
 	n = plan(CAP_BASE, VTD_DOMAIN_SECOND_STAGE, false, 2 * PG, 6 * PG, 0,
@@ -518,6 +564,7 @@ int main(void)
 	RUN(test_policy_psi);
 	RUN(test_policy_dsi);
 	RUN(test_policy_devtlb);
+	RUN(test_policy_devtlb_pfsid);
 	RUN(test_policy_first_stage);
 	return TEST_SUMMARY();
 }

@@ -165,7 +165,7 @@ static int domain_fits(const struct vtd_domain *d, const struct vtd_unit *u,
 	if (!u->coherent && !d->clflush && d->kind != VTD_DOMAIN_PASSTHROUGH) {
 		snprintf(why, len, "the unit's table walks do not snoop "
 			 "(ECAP.%s=0) and the domain was created for a "
-			 "coherent unit", u->scalable ? "SMPWC" : "C");
+			 "coherent unit", u->scalable ? "C or ECAP.SMPWC" : "C");
 		return -EINVAL;
 	}
 	return 0;
@@ -181,8 +181,10 @@ int vtd_domain_create(struct vtd_unit *u, const struct vtd_domain_params *p,
 	char why[160];
 	int rc;
 
-	if (u == NULL || out == NULL)
+	if (u == NULL || out == NULL) {
+		VTD_LOG(ERR, u, "domain create: NULL %s", u ? "out" : "unit");
 		return -EINVAL;
+	}
 	*out = NULL;
 	if (p == NULL) {
 		vtd_domain_params_init(&defp);
@@ -334,8 +336,10 @@ int vtd_domain_destroy(struct vtd_domain *d)
 {
 	struct vtd_unit *u;
 
-	if (d == NULL)
+	if (d == NULL) {
+		VTD_LOG(ERR, (struct vtd_unit *)NULL, "domain destroy: NULL");
 		return -EINVAL;
+	}
 	u = d->unit;
 	if (__atomic_load_n(&d->nr_att, __ATOMIC_ACQUIRE)) {
 		VTD_LOG(ERR, u, "domain destroy: %u devices still attached",
@@ -419,8 +423,10 @@ int vtd_domain_id(const struct vtd_domain *d, const struct vtd_unit *u)
 {
 	struct vtd_domain_attach a;
 
-	if (d == NULL || u == NULL)
+	if (d == NULL || u == NULL) {
+		VTD_LOG(ERR, u, "domain id: NULL %s", d ? "unit" : "domain");
 		return -EINVAL;
+	}
 	if (vtd_domain_attachments(d, u, &a, 1) == 0)
 		return -ENOENT;
 	return a.did;
@@ -576,6 +582,11 @@ static int attach_scalable(struct vtd_domain *d, struct vtd_unit *u,
 
 	/* PASID-table entry (§9.6). */
 	q1 = VTD_PTE1_DID(did) | (d->snoop ? VTD_PTE1_PGSNP : 0);
+	/* §9.6 PWSNP, §11.4.3 SMPWC: the unit snoops the paging structures
+	 * only for entries that ask it to; the driver skips cache-line
+	 * flushes on the strength of SMPWC, so ask. */
+	if (u->ecap & VTD_ECAP_SMPWC)
+		q1 |= VTD_PTE1_PWSNP;
 	q0 = VTD_PTE0_AW(d->aw) | VTD_PTE0_P;
 	switch (d->kind) {
 	case VTD_DOMAIN_SECOND_STAGE:
@@ -641,8 +652,11 @@ int vtd_attach(struct vtd_domain *d, struct vtd_unit *u,
 	int rc, did;
 	bool new_did = false;
 
-	if (d == NULL || u == NULL || p == NULL)
+	if (d == NULL || u == NULL || p == NULL) {
+		VTD_LOG(ERR, u, "attach: NULL %s", d == NULL ? "domain" :
+			u == NULL ? "unit" : "params");
 		return -EINVAL;
+	}
 	rc = domain_fits(d, u, why, sizeof(why));
 	if (rc) {
 		VTD_LOG(ERR, u, "attach %02x:%02x.%u: %s domain refused: %s",
@@ -816,8 +830,10 @@ int vtd_detach(struct vtd_domain *d, struct vtd_unit *u, uint16_t sid)
 	struct vtd_domain_attach a;
 	int rc = 0, found = 0;
 
-	if (d == NULL || u == NULL)
+	if (d == NULL || u == NULL) {
+		VTD_LOG(ERR, u, "detach: NULL %s", d ? "unit" : "domain");
 		return -EINVAL;
+	}
 	vtd_tables_lock(u);
 	while (find_att(d, u, sid, &a)) {
 		int r;

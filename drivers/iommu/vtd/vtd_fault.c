@@ -243,11 +243,18 @@ const char *vtd_fault_reason_str(uint8_t reason)
 int vtd_fault_drain(struct vtd_unit *u, struct vtd_fault *out,
 		    unsigned int max)
 {
-	struct vtd_qi *qi = u->qi;
-	uint32_t fro = (uint32_t)VTD_CAP_FRO(u->cap);
-	unsigned int nfr = (unsigned int)VTD_CAP_NFR(u->cap), i, k, n = 0;
+	struct vtd_qi *qi;
+	uint32_t fro;
+	unsigned int nfr, i, k, n = 0;
 	uint32_t fsts;
 
+	if (u == NULL) {
+		VTD_LOG(ERR, u, "fault drain: NULL unit");
+		return -EINVAL;
+	}
+	qi = u->qi;
+	fro = (uint32_t)VTD_CAP_FRO(u->cap);
+	nfr = (unsigned int)VTD_CAP_NFR(u->cap);
 	if (qi == NULL)
 		return -ENODEV;
 	/* Housekeeping: an invalidation error nobody waited into (an ICE

@@ -219,6 +219,11 @@ struct vtd_plan_req {
 	uint64_t iova, len;             /* iova 0, len 0: everything */
 	unsigned int flags;             /* VTD_INV_* */
 	unsigned int threshold;         /* PSI blocks above which: DSI */
+	/* Room of an empty batch (0: max). A page-selective plan that does
+	 * not fit in max but fits in room returns -E2BIG, so that the
+	 * caller sends its batch and plans again, rather than turning into
+	 * a domain-selective one. */
+	unsigned int room;
 	const struct vtd_domain_attach *devs;
 	unsigned int ndevs;
 };
@@ -229,7 +234,8 @@ struct vtd_plan_counts {
  * every distinct domain id, then device-TLB invalidations of every ATS
  * endpoint, all in one batch) and returns their count, or -ERANGE (range
  * wraps), -ENOTSUP (first-stage domain on a 128-bit queue), -E2BIG (even a
- * domain-selective plan does not fit in max). */
+ * domain-selective plan does not fit in max, or the page-selective plan
+ * fits in r->room but not in max). */
 int vtd_plan_inv(const struct vtd_plan_req *r, struct vtd_desc *out,
 		 unsigned int max, struct vtd_plan_counts *cnt);
 /* Device-TLB ADDR for a block of 2^am pages at addr, with its S bit

@@ -196,10 +196,15 @@ struct vtd_pt_pool {
 
 static int pt_grow_locked(struct vtd_pt_pool *p, struct pt_sub *s)
 {
-	struct pt_chunk *c = calloc(1, sizeof(*c));
+	/* Cache-line aligned: meta[] holds cache-aligned page descriptors
+	 * (calloc only promises 16 bytes). */
+	struct pt_chunk *c = aligned_alloc(RTE_CACHE_LINE_SIZE,
+					   RTE_ALIGN_CEIL(sizeof(*c),
+							  RTE_CACHE_LINE_SIZE));
 
 	if (c == NULL)
 		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
 	c->mem = rte_zmalloc_socket("vtd_pt", PT_CHUNK_PAGES * 4096, 4096,
 				    p->socket);
 	if (c->mem == NULL) {

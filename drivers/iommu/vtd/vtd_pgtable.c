@@ -303,8 +303,10 @@ int vtd_map(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
 	uint64_t leaf, done;
 	int rc;
 
-	if (unlikely(dom == NULL))
+	if (unlikely(dom == NULL)) {
+		VTD_LOG(ERR, (struct vtd_unit *)NULL, "map: NULL domain");
 		return -EINVAL;
+	}
 	if (unlikely(dom->root == NULL)) {
 		VTD_LOG(ERR, dom->unit, "map: a pass-through domain has no "
 			"page table");
@@ -479,8 +481,11 @@ int vtd_unmap(struct vtd_domain *dom, uint64_t iova, uint64_t len,
 	uint64_t where = iova;
 	int rc;
 
-	if (unlikely(dom == NULL || g == NULL))
+	if (unlikely(dom == NULL || g == NULL)) {
+		VTD_LOG(ERR, dom ? dom->unit : NULL, "unmap: NULL %s",
+			dom ? "gather" : "domain");
 		return -EINVAL;
+	}
 	if (unlikely(dom->root == NULL)) {
 		VTD_LOG(ERR, dom->unit, "unmap: a pass-through domain has no "
 			"page table");
@@ -542,8 +547,13 @@ int vtd_iova_to_phys(const struct vtd_domain *dom, uint64_t iova,
 {
 	const struct vtd_pt_page *pg;
 
-	if (dom == NULL || dom->root == NULL || iova >= (1ull << dom->width))
+	if (dom == NULL || dom->root == NULL || iova >= (1ull << dom->width)) {
+		VTD_LOG(ERR, dom ? dom->unit : NULL, "iova_to_phys: %s",
+			dom == NULL ? "NULL domain" : dom->root == NULL ?
+			"a pass-through domain has no page table" :
+			"IOVA beyond the domain's width");
 		return -EINVAL;
+	}
 	pg = dom->root;
 	for (unsigned int l = dom->levels; l >= 1; l--) {
 		unsigned int idx = lvl_idx(iova, l);

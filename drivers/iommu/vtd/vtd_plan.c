@@ -137,7 +137,13 @@ static int plan_emit(const struct vtd_plan_req *r, bool dsi,
 		     struct plan_sink *s)
 {
 	bool first = r->kind == VTD_DOMAIN_FIRST_STAGE;
-	int ih = !(r->flags & VTD_INV_TABLES_FREED);
+	/* IH=1 (§6.5.2.3: paging-structure caches may be kept) only when
+	 * leaves alone changed: not when tables were freed, nor on the map
+	 * side, where new tables replaced not-present entries. */
+	int ih = !(r->flags & (VTD_INV_TABLES_FREED | VTD_INV_MAP));
+	/* §6.5.2.5: PFSID is the endpoint's source id with ECAP.DIT (uvtd
+	 * attaches functions by their own id), reserved (0) without. */
+	bool dit = (r->ecap & VTD_ECAP_DIT) != 0;
 	int dr = !!(r->cap & VTD_CAP_DRD), dw = !!(r->cap & VTD_CAP_DWD);
 	struct vtd_psi_block all = { 0, VTD_PLAN_AM_ALL };
 	unsigned int i, j, b;
@@ -210,12 +216,14 @@ static int plan_emit(const struct vtd_plan_req *r, bool dsi,
 
 			if (a->pasid != VTD_NO_PASID) {
 				/* §6.5.2.6: requests with PASID. */
-				rc = sink_put(s, vtd_desc_pdevtlb(a->sid, 0,
+				rc = sink_put(s, vtd_desc_pdevtlb(a->sid,
+						dit ? a->sid : 0,
 						plan_mip(a->ats_qdepth),
 						a->pasid, 0, addr, sbit));
 				s->cnt->pasid++;
 			} else {
-				rc = sink_put(s, vtd_desc_devtlb(a->sid, 0,
+				rc = sink_put(s, vtd_desc_devtlb(a->sid,
+						dit ? a->sid : 0,
 						plan_mip(a->ats_qdepth), addr,
 						sbit));
 			}
@@ -252,6 +260,11 @@ int vtd_plan_inv(const struct vtd_plan_req *r, struct vtd_desc *out,
 	*cnt = (struct vtd_plan_counts){ 0 };
 	if (r->ndevs == 0 || r->kind == VTD_DOMAIN_PASSTHROUGH)
 		return 0;      /* nothing cached for this domain here */
+	if ((r->flags & VTD_INV_MAP) &&
+	    (!(r->cap & VTD_CAP_CM) || r->kind == VTD_DOMAIN_FIRST_STAGE))
+		return 0;      /* §6.1: only CM caches not-present second-stage
+			        * entries; a write-buffer flush (RWBF) is the
+			        * caller's (vtd_inv_range) */
 	if (r->len == 0 && r->iova != 0)
 		return 0;      /* empty range */
 	if (r->len != 0 && r->iova + (r->len - 1) < r->iova)
@@ -276,8 +289,15 @@ int vtd_plan_inv(const struct vtd_plan_req *r, struct vtd_desc *out,
 			dsi = true;
 		else if (nblk < 0)
 			return nblk;
-		else if (plan_need(r, (unsigned int)nblk) > max)
-			dsi = true;    /* keep IOTLB + device TLB in one batch */
+		else if (plan_need(r, (unsigned int)nblk) > max) {
+			/* Keep IOTLB + device TLB in one batch: in an empty
+			 * one if it fits there (the caller sends what it has
+			 * and plans again), else domain-selective. */
+			if (plan_need(r, (unsigned int)nblk) <=
+			    (r->room > max ? r->room : max))
+				return -E2BIG;
+			dsi = true;
+		}
 	}
 	if (dsi && plan_need(r, 1) > max)
 		return -E2BIG;

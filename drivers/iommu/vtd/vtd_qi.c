@@ -4,8 +4,10 @@
  * multi-producer, with register-based invalidation (§6.5.1) when the unit
  * has no queue (ECAP.QI=0).
  *
- * The ring protocol (the reserve / fill / publish pattern of DPDK's MP
- * rte_ring, over free-running 32-bit slot positions; slot = pos & mask):
+ * The ring protocol (reserve / fill / publish over free-running 32-bit
+ * slot positions, slot = pos & mask; the reservation is DPDK's MP rte_ring,
+ * the publication is by fill marks, as Linux's SMMUv3 command queue does
+ * with its valid bitmap):
  *
  *   cons      a position the unit's head has reached (IQH, or a completed
  *             wait). Only ever grows (compare-and-swap to the larger value).
@@ -15,40 +17,57 @@
  *             p + n - cons <= slots - 1: one slot always stays free, since
  *             IQT == IQH means "empty" (§6.5.2). IQH is read over MMIO only
  *             when that check fails.
- *   prod_tail positions below it are filled and published. A producer that
- *             has filled [p, p + n) waits until prod_tail == p (every
- *             earlier reservation published), writes IQT if it must (below),
- *             then stores prod_tail = p + n with release semantics, which
- *             hands the turn to the next producer.
+ *   fill[]    a producer that has filled [p, p + n) stores the mark
+ *             (p, p + n) in slot p's fill word (release) and goes on to
+ *             publish; it never waits for earlier producers.
+ *   prod_tail positions below it are filled and published. Only the holder
+ *             of pub_lock (a try-lock: whoever fails leaves at once) moves
+ *             it: from prod_tail it follows the fill marks batch by batch,
+ *             consuming each, writes IQT if it must (below), then stores
+ *             the new prod_tail (release). So one producer publishes every
+ *             batch filled so far, its own and others': a producer
+ *             descheduled after filling delays nobody, and nobody spins
+ *             waiting for a turn. (The old in-order turn made a producer
+ *             wait for every earlier one; a holder descheduled on a busy
+ *             2-CPU machine stalled the other for a time slice.) A
+ *             reservation not yet filled still holds back the batches after
+ *             it, as in any ring: its producer publishes them once it fills.
+ *   No lost batch. A producer stores its mark, then makes one
+ *             compare-and-swap on pub_lock: it takes the lock if it is
+ *             free, else it adds a poke (the count in bits 31:1). The
+ *             publisher releases the lock with a compare-and-swap from the
+ *             value it last saw; a poke since then makes it fail, and the
+ *             publisher goes round again (acquiring the poke, so it sees
+ *             the poker's mark, stored before with release). So either the
+ *             producer gets the lock or the publisher sees its mark.
  *
  * Memory ordering. Descriptors are plain stores into the ring. A producer's
- * stores happen before its release of prod_tail; the next producer's
- * acquire of prod_tail (its wait for its turn) makes them visible to it
- * before it writes IQT, so the unit, which reads descriptors only below the
- * IQT it was given, sees every one (on x86 the UC write of IQT is not
- * reordered before earlier stores; rte_io_wmb() says so for other CPUs).
- * Slots are reused only after the unit has passed them: cons comes from an
- * acquire read of IQH (the emulator publishes IQH with a release store
- * after reading the descriptor) and is itself published by a release CAS
- * and read with acquire before a reservation.
+ * stores happen before its release of its fill mark; the publisher's
+ * acquire of the mark makes them visible to it before it writes IQT, so the
+ * unit, which reads descriptors only below the IQT it was given, sees every
+ * one (on x86 the UC write of IQT is not reordered before earlier stores;
+ * rte_io_wmb() says so for other CPUs). Slots are reused only after the
+ * unit has passed them: cons comes from an acquire read of IQH (the
+ * emulator publishes IQH with a release store after reading the descriptor)
+ * and is itself published by a release CAS and read with acquire before a
+ * reservation; a consumed mark is reset before prod_tail passes it, so the
+ * producer of the next lap finds it reset.
  *
- * IQT writes and their coalescing. IQT is written only by the producer
- * whose turn it is, before it releases prod_tail, so IQT writes are totally
- * ordered along the chain of turns and IQT only grows: two producers can
- * never race a smaller tail past a larger one. (Writing IQT after the
- * release, as the obvious port of rte_ring would, lets a descheduled
- * producer write an old tail after its successor wrote a newer one, and the
- * unit would then see IQT behind IQH: a ring full of stale descriptors.)
- * A producer skips its IQT write when prod_head has moved past its own end
- * at its turn: some producer Q reserved the positions right after it, Q's
- * turn comes after this one (it waits for prod_tail == our end), and Q
- * either writes IQT with a larger tail or finds a successor of its own and
- * defers by the same rule. Reservations are finite (without IQT progress
- * the ring fills up and reserving stops), so the last producer of any such
- * chain sees no successor and writes IQT covering every skipped batch. A
- * producer also writes when the tail has moved half a ring past the last
- * IQT write, which bounds the latency a long chain adds. Every skipped write
- * is a VM exit saved under a virtual IOMMU.
+ * IQT writes and their coalescing. IQT is written only under pub_lock, with
+ * a prod_tail that only grows, so IQT writes are totally ordered and IQT
+ * only grows: no two threads can race a smaller tail past a larger one. (An
+ * IQT write that goes backwards makes the unit see IQT behind IQH: a ring
+ * full of stale descriptors, processed again.) The publisher skips the IQT
+ * write when prod_head has moved past the new prod_tail: some producer Q
+ * reserved the positions right after it, and Q, once it has filled them,
+ * publishes (itself, or through the publisher of that moment, by the rule
+ * above) and either writes IQT with a larger tail or defers by the same
+ * rule to a successor of its own. Reservations are finite (without IQT
+ * progress the ring fills up and reserving stops), so the last batch of
+ * any such chain sees no successor and IQT covers every skipped batch. The
+ * publisher also writes when the tail has moved half a ring past the last
+ * IQT write, which bounds the latency a long chain adds. Every skipped
+ * write is a VM exit saved under a virtual IOMMU.
  *
  * Completion. Each context owns a completion word (4-byte aligned, its own
  * cache line, DMA memory). A batch ends with a wait descriptor (§6.5.2.8,
@@ -160,11 +179,24 @@ uint32_t vtd_qi_producers_stop(struct vtd_qi *qi)
 			memory_order_relaxed))
 		;
 	tail = (uint32_t)h;
-	/* Every producer that reserved before the lock publishes (it waits on
-	 * nobody but earlier producers); then the ring is ours. Acquire pairs
-	 * with their release of prod_tail: their slots and iqt_shadow. */
+	/* Every producer that reserved before the lock fills and marks its
+	 * batch (it waits on nobody), and some publisher publishes it; then
+	 * the ring is ours, and pub_lock keeps late publishers (who would find
+	 * nothing to publish) off IQT and iqt_shadow. Acquires pair with the
+	 * publishers' releases of prod_tail and pub_lock: slots, iqt_shadow. */
 	while (atomic_load_explicit(&qi->prod_tail, memory_order_acquire) != tail)
 		rte_pause();
+	for (;;) {
+		uint32_t w = atomic_load_explicit(&qi->pub_lock,
+						  memory_order_relaxed);
+
+		if (!(w & VTD_QI_PUB_LOCKED) &&
+		    atomic_compare_exchange_weak_explicit(&qi->pub_lock, &w,
+				w | VTD_QI_PUB_LOCKED, memory_order_acquire,
+				memory_order_relaxed))
+			break;
+		rte_pause();
+	}
 	return tail;
 }
 
@@ -172,6 +204,10 @@ void vtd_qi_producers_resume(struct vtd_qi *qi)
 {
 	uint64_t h = atomic_load_explicit(&qi->prod_head, memory_order_relaxed);
 
+	/* No poke can have come meanwhile (no producer had a batch left to
+	 * mark): the bit alone. */
+	atomic_fetch_and_explicit(&qi->pub_lock, ~VTD_QI_PUB_LOCKED,
+				  memory_order_release);
 	atomic_store_explicit(&qi->prod_head, h & ~VTD_QI_PROD_LOCK,
 			      memory_order_release);
 }
@@ -291,6 +327,70 @@ static int qi_reserve(struct vtd_qi *qi, struct vtd_qctx *c, uint32_t n,
  */
 static int qi_submit_registers(struct vtd_qctx *c, uint32_t *seqp);
 
+/* The fill mark at position t names a filled batch starting there: its end. */
+static inline bool fill_at(uint64_t mark, uint32_t t, uint32_t *end)
+{
+	*end = (uint32_t)mark;
+	return (uint32_t)(mark >> 32) == t && *end != t;
+}
+
+/* Publishes every batch filled so far (see the top of this file), or leaves
+ * it to the thread holding pub_lock. Called after storing our fill mark. */
+static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
+{
+	uint32_t w = atomic_load_explicit(&qi->pub_lock, memory_order_relaxed);
+	uint32_t t, t0, end;
+
+	/* Take the lock, or poke its holder. Release: our mark (and our
+	 * slots) to the holder, who acquires the poke; acquire: the previous
+	 * publisher's prod_tail, iqt_shadow and consumed marks. */
+	for (;;) {
+		uint32_t want = (w & VTD_QI_PUB_LOCKED) ? w + VTD_QI_PUB_POKE :
+				w | VTD_QI_PUB_LOCKED;
+
+		if (atomic_compare_exchange_weak_explicit(&qi->pub_lock, &w,
+				want, memory_order_acq_rel,
+				memory_order_relaxed)) {
+			if (w & VTD_QI_PUB_LOCKED)
+				return;         /* the holder will see it */
+			w = want;
+			break;
+		}
+	}
+	for (;;) {
+		/* Only pub_lock holders store prod_tail. */
+		t0 = atomic_load_explicit(&qi->prod_tail, memory_order_relaxed);
+		t = t0;
+		/* Acquire pairs with each producer's release of its mark. */
+		while (fill_at(atomic_load_explicit(&qi->fill[t & qi->mask],
+						    memory_order_acquire),
+			       t, &end)) {
+			atomic_store_explicit(&qi->fill[t & qi->mask],
+					      VTD_QI_FILL_NONE,
+					      memory_order_relaxed);
+			t = end;
+		}
+		if (t != t0) {
+			/* The doorbell, coalesced (see the top of this file). */
+			if ((uint32_t)atomic_load_explicit(&qi->prod_head,
+					memory_order_relaxed) == t ||
+			    t - qi->iqt_shadow >= qi->nslots / 2) {
+				vtd_qi_write_tail(qi, t);
+				st_add(&c->st.iqt_writes, 1);
+			}
+			atomic_store_explicit(&qi->prod_tail, t,
+					      memory_order_release);
+		}
+		/* Unlock unless poked since w: then a producer marked after
+		 * (or during) our scan and left its batch to us; the failed
+		 * exchange acquires its poke, and we look again. */
+		if (atomic_compare_exchange_strong_explicit(&qi->pub_lock, &w,
+				w & ~VTD_QI_PUB_LOCKED, memory_order_release,
+				memory_order_acquire))
+			return;
+	}
+}
+
 static void qctx_marks_age(struct vtd_qctx *c, uint32_t seq)
 {
 	/* An aborted range far behind the sequence numbers in use would alias
@@ -339,21 +439,10 @@ static int qi_submit(struct vtd_qctx *c, uint32_t *seqp)
 			      memory_order_relaxed);
 	end = start + n + 1;
 
-	/* Publish in reservation order: wait for our turn. Acquire pairs with
-	 * the previous producer's release below (its slots, iqt_shadow). A
-	 * producer never waits here on anything but earlier producers' fills,
-	 * which wait on nothing. */
-	while (atomic_load_explicit(&qi->prod_tail, memory_order_acquire) != start)
-		rte_pause();
-
-	/* The doorbell, coalesced (see the top of this file). */
-	if ((uint32_t)atomic_load_explicit(&qi->prod_head,
-					   memory_order_relaxed) == end ||
-	    end - qi->iqt_shadow >= qi->nslots / 2) {
-		vtd_qi_write_tail(qi, end);
-		st_add(&c->st.iqt_writes, 1);
-	}
-	atomic_store_explicit(&qi->prod_tail, end, memory_order_release);
+	/* Filled: mark it (release: the slots and records above). */
+	atomic_store_explicit(&qi->fill[start & qi->mask],
+			      VTD_QI_FILL(start, end), memory_order_release);
+	qi_publish(qi, c);
 
 	c->seq = seq;
 	c->nr = 0;
@@ -476,6 +565,7 @@ static struct vtd_qctx *qctx_create(struct vtd_qi *qi, unsigned int idx)
 			c->done_iova = qi->words_mem.iova +
 				       (uint64_t)idx * VTD_QI_LINE;
 			c->seq = __atomic_load_n(c->done, __ATOMIC_ACQUIRE);
+			c->waited = c->seq;
 			uvtd_lock_init(&c->lock);
 			atomic_store_explicit(&c->aborted, 1, memory_order_relaxed);
 			atomic_store_explicit(&qi->ctx[idx], c,
@@ -564,9 +654,10 @@ bool vtd_qctx_done(struct vtd_qctx *c, uint32_t seq)
 	return vtd_qi_seq_done(c, seq);
 }
 
-/* What the recoverer marked for seq: -EINVAL (a descriptor of its batch
- * was invalid), -EIO (its wait was aborted by a device-TLB time-out), 0. */
-static int qctx_marked(struct vtd_qctx *c, uint32_t seq)
+/* What the recoverer marked for the batches [from, seq]: -EINVAL (a
+ * descriptor was invalid), -EIO (a wait was aborted by a device-TLB
+ * time-out), 0. */
+static int qctx_marked(struct vtd_qctx *c, uint32_t from, uint32_t seq)
 {
 	uint64_t r;
 	uint32_t lo, hi;
@@ -575,13 +666,15 @@ static int qctx_marked(struct vtd_qctx *c, uint32_t seq)
 		uint64_t m = atomic_load_explicit(&c->iqe[i],
 						  memory_order_relaxed);
 
-		if ((m >> 32) && (uint32_t)m == seq)
+		if ((m >> 32) && (int32_t)((uint32_t)m - from) >= 0 &&
+		    (int32_t)(seq - (uint32_t)m) >= 0)
 			return -EINVAL;
 	}
 	r = atomic_load_explicit(&c->aborted, memory_order_relaxed);
 	lo = (uint32_t)r;
 	hi = (uint32_t)(r >> 32);
-	if ((int32_t)(seq - lo) >= 0 && (int32_t)(hi - seq) >= 0)
+	if (lo != hi + 1 && (int32_t)(seq - lo) >= 0 &&
+	    (int32_t)(hi - from) >= 0)
 		return -EIO;
 	return 0;
 }
@@ -591,9 +684,15 @@ static inline int qctx_result(struct vtd_qctx *c, uint32_t seq)
 	/* Acquire pairs with the recoverer's release increment, made before
 	 * it restarted the queue: a wait that completed after a recovery sees
 	 * the marks that recovery left. */
+	uint32_t from = seq;
+
 	if (likely(atomic_load_explicit(&c->nmarks, memory_order_acquire) == 0))
 		return 0;
-	return qctx_marked(c, seq);
+	/* An owner's wait answers for every batch since the last verdict
+	 * (those sent by a full batch went unwaited). */
+	if (!c->shared && (int32_t)(seq - (c->waited + 1)) > 0)
+		from = c->waited + 1;
+	return qctx_marked(c, from, seq);
 }
 
 static int qctx_wait_slow(struct vtd_qctx *c, uint32_t seq)
@@ -637,9 +736,17 @@ static int qctx_wait_slow(struct vtd_qctx *c, uint32_t seq)
 
 int vtd_qctx_wait(struct vtd_qctx *c, uint32_t seq)
 {
+	int rc;
+
 	if (likely(vtd_qi_seq_done(c, seq)))
-		return qctx_result(c, seq);
-	return qctx_wait_slow(c, seq);
+		rc = qctx_result(c, seq);
+	else
+		rc = qctx_wait_slow(c, seq);
+	/* A verdict was given for everything up to seq (a time-out is none:
+	 * the caller may wait again). */
+	if (!c->shared && rc != -ETIMEDOUT && (int32_t)(seq - c->waited) > 0)
+		c->waited = seq;
+	return rc;
 }
 
 int vtd_qctx_sync(struct vtd_qctx *c)
@@ -669,6 +776,14 @@ int vtd_inv_range(struct vtd_qctx *c, struct vtd_domain *dom, uint64_t iova,
 	n = vtd_domain_attachments(dom, c->unit, att, VTD_QI_MAX_ATTACH);
 	if (n == 0)
 		return 0;
+	if (unlikely(c->unit->cap & VTD_CAP_RWBF)) {
+		/* §6.8: the table writes may still sit in the unit's write
+		 * buffer; flush it before the unit is told to re-walk (and,
+		 * on the map side without CM, it is the whole flush). */
+		rc = vtd_flush_write_buffer(c->unit);
+		if (rc)
+			return rc;
+	}
 	if (n == VTD_QI_MAX_ATTACH)
 		VTD_LOG(WARNING, c->unit, "domain has %u+ attachments: "
 			"invalidating for the first %u", n, n);
@@ -683,6 +798,7 @@ int vtd_inv_range(struct vtd_qctx *c, struct vtd_domain *dom, uint64_t iova,
 		.flags = flags,
 		.threshold = __atomic_load_n(&c->unit->psi_threshold,
 					     __ATOMIC_RELAXED),
+		.room = c->cap,
 		.devs = att,
 		.ndevs = n,
 	};
@@ -827,6 +943,7 @@ static void qi_free(struct vtd_unit *u, struct vtd_qi *qi)
 	for (unsigned int i = 0; i < VTD_QCTX_COUNT; i++)
 		rte_free(atomic_load(&qi->ctx[i]));
 	rte_free(qi->owner);
+	rte_free(qi->fill);
 	if (qi->ring_mem.va)
 		vtd_dma_free(u, &qi->ring_mem);
 	if (qi->words_mem.va)
@@ -956,6 +1073,19 @@ int vtd_qi_init(struct vtd_unit *u, uint32_t entries, enum vtd_inval_mode m)
 			atomic_store_explicit(&qi->owner[i],
 				VTD_QI_REC(0, VTD_QCTX_NONE, 0xffffff),
 				memory_order_relaxed);
+		qi->fill = rte_malloc_socket("vtd_qi_fill",
+					     qi->nslots * sizeof(*qi->fill),
+					     64, u->socket_id);
+		if (qi->fill == NULL)
+			qi->fill = rte_malloc("vtd_qi_fill",
+					      qi->nslots * sizeof(*qi->fill), 64);
+		if (qi->fill == NULL) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		for (uint32_t i = 0; i < qi->nslots; i++)
+			atomic_store_explicit(&qi->fill[i], VTD_QI_FILL_NONE,
+					      memory_order_relaxed);
 	} else {
 		qi->batch_cap = VTD_QCTX_BATCH_MAX;
 	}

@@ -5,10 +5,10 @@
  *
  * Locking legend (as in vtd_internal.h):
  *   [I] immutable after vtd_qi_init   [A] atomic   [O] owner lcore only
- *   [C] chain owner only: the producer whose turn it is to publish (it has
- *       seen prod_tail == its reservation start) or the recoverer holding
- *       the producer lock; the turn is handed on by the release store of
- *       prod_tail, so these fields need no atomics of their own.
+ *   [C] publisher only: the thread holding pub_lock (a producer publishing
+ *       filled batches, or the recoverer, which takes it once the producers
+ *       are stopped); handed on by pub_lock's release and acquire, so these
+ *       fields need no atomics of their own.
  *   [R] the recoverer only (qi->recovering won)
  */
 #ifndef VTD_QI_PRIV_H
@@ -39,6 +39,18 @@ static_assert(VTD_QCTX_COUNT < VTD_QCTX_NONE, "context index fits 8 bits");
  * lock the recoverer takes to quiesce the ring (no new reservation). */
 #define VTD_QI_PROD_LOCK     (1ULL << 32)
 
+/* Fill mark of the slot where a batch starts: start position 63:32, end
+ * position 31:0 (free-running), stored once the batch's slots are written.
+ * A mark counts only for the position it names, so a mark from an earlier
+ * lap never matches; a consumed mark is reset to VTD_QI_FILL_NONE, whose
+ * start equals its end (no batch is empty: each ends with a wait). */
+#define VTD_QI_FILL(start, end) (((uint64_t)(start) << 32) | (uint32_t)(end))
+#define VTD_QI_FILL_NONE     UINT64_MAX
+
+/* pub_lock: the lock bit and one poke (see vtd_qi.c, No lost batch). */
+#define VTD_QI_PUB_LOCKED    1u
+#define VTD_QI_PUB_POKE      2u
+
 /* Slot ownership record: which batch a slot belongs to, so a fault at IQH
  * can be attributed. seq 63:32, context 31:24, lap tag 23:0 (the slot's
  * free-running position >> log2(slots), to tell this lap from the last). */
@@ -61,6 +73,11 @@ struct vtd_qctx {
 	uint32_t nr;                          /* [O] descriptors in batch */
 	uint32_t cap;                         /* [I] batch capacity */
 	uint32_t seq;                         /* [O] last sequence submitted */
+	/* [O] newest sequence a wait returned its verdict for (not the
+	 * shared context): a wait also reports the faults of the batches
+	 * submitted after it and before its own, which nobody waited for
+	 * (pieces a full batch sent by itself). */
+	uint32_t waited;
 	uint16_t idx;                         /* [I] index in qi->ctx[] */
 	bool shared;                          /* [I] the locked context */
 	uint32_t *done;                       /* [I] completion word (DMA),
@@ -97,13 +114,18 @@ struct vtd_qi {
 					       * replace bad descriptors */
 	uint64_t scratch_iova;                /* [I] */
 	_Atomic uint64_t *owner;              /* [A] per-slot records */
+	_Atomic uint64_t *fill;               /* [A] per-slot fill marks */
 	uint64_t soft_cycles;                 /* [I] FSTS looked at after this */
 	uint64_t timeout_cycles;              /* [I] every poll's bound */
 
 	/* Producer side, each on its own line. */
 	alignas(64) _Atomic uint64_t prod_head; /* [A] next slot to reserve */
-	alignas(64) _Atomic uint32_t prod_tail; /* [A] slots < it published */
+	alignas(64) _Atomic uint32_t prod_tail; /* [A] slots < it published;
+					       * written under pub_lock */
 	uint32_t iqt_shadow;                  /* [C] value last written to IQT */
+	/* [A] bit 0: a publisher is at it (the lock); bits 31:1 count the
+	 * producers that found it taken and left their batch to it. */
+	alignas(64) _Atomic uint32_t pub_lock;
 	alignas(64) _Atomic uint32_t cons;    /* [A] a head the unit passed */
 
 	/* Recovery. */
@@ -167,9 +189,10 @@ static inline void vtd_qi_slot_write(struct vtd_qi *qi, uint32_t pos,
 		s[3] = d->qw[3];
 	}
 }
-/* Sets the producer lock and waits until every reservation made before it
- * has been published (and its IQT write, if any, done). Returns the
- * free-running tail, which is then the ring's whole content. */
+/* Sets the producer lock, waits until every reservation made before it
+ * has been published (and its IQT write, if any, done), then takes
+ * pub_lock until vtd_qi_producers_resume. Returns the free-running tail,
+ * which is then the ring's whole content. */
 uint32_t vtd_qi_producers_stop(struct vtd_qi *qi);
 void vtd_qi_producers_resume(struct vtd_qi *qi);
 /* Writes IQT with the tail: [C] (producers stopped). */

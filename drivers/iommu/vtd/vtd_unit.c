@@ -281,10 +281,13 @@ static int params_check_caps(struct vtd_unit *u,
 		u->scalable = true;
 		break;
 	}
-	/* §6.6 / §11.4.3: walks snoop the CPU caches iff ECAP.C (legacy) or
-	 * ECAP.SMPWC (scalable). */
-	u->coherent = u->scalable ? (ecap & VTD_ECAP_SMPWC) != 0
-				  : (ecap & VTD_ECAP_C) != 0;
+	/* §6.6 / §11.4.3: ECAP.C covers the root, context, PASID-directory
+	 * and PASID-table entries in both modes (and the paging structures
+	 * in legacy mode); in scalable mode ECAP.SMPWC covers the paging
+	 * structures (with PWSNP set in the PASID entry, vtd_domain.c). One
+	 * flag for both: flush unless every walk snoops. */
+	u->coherent = (ecap & VTD_ECAP_C) != 0 &&
+		      (!u->scalable || (ecap & VTD_ECAP_SMPWC) != 0);
 
 	switch (p->inval) {
 	case VTD_INVAL_AUTO:
@@ -394,8 +397,10 @@ int vtd_unit_open(const struct vtd_unit_params *p, struct vtd_unit **out)
 	uint32_t gsts;
 	int rc;
 
-	if (out == NULL)
+	if (out == NULL) {
+		VTD_LOG(ERR, (struct vtd_unit *)NULL, "unit open: out is NULL");
 		return -EINVAL;
+	}
 	*out = NULL;
 	rc = params_check_basic(p);
 	if (rc)
@@ -523,8 +528,10 @@ int vtd_unit_close(struct vtd_unit *u)
 	bool keep_root;
 	int rc = 0;
 
-	if (u == NULL)
+	if (u == NULL) {
+		VTD_LOG(ERR, (struct vtd_unit *)NULL, "unit close: NULL unit");
 		return -EINVAL;
+	}
 	vtd_tables_lock(u);
 	if (u->nr_domains) {
 		vtd_tables_unlock(u);
@@ -574,8 +581,10 @@ int vtd_unit_get_info(const struct vtd_unit *u, struct vtd_unit_info *info)
 {
 	uint64_t cap, ecap, sagaw;
 
-	if (u == NULL || info == NULL)
+	if (u == NULL || info == NULL) {
+		VTD_LOG(ERR, u, "unit info: NULL %s", u ? "info" : "unit");
 		return -EINVAL;
+	}
 	cap = u->cap;
 	ecap = u->ecap;
 	sagaw = VTD_CAP_SAGAW(cap);
