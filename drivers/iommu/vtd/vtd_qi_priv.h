@@ -124,8 +124,10 @@ struct vtd_qi {
 					       * written under pub_lock */
 	uint32_t iqt_shadow;                  /* [C] value last written to IQT */
 	/* [A] bit 0: a publisher is at it (the lock); bits 31:1 count the
-	 * producers that found it taken and left their batch to it. */
-	alignas(64) _Atomic uint32_t pub_lock;
+	 * producers that found it taken and left their batch to it. On the
+	 * line of prod_tail and iqt_shadow, which its holder writes: one
+	 * line moves to a new publisher, not two. */
+	_Atomic uint32_t pub_lock;
 	alignas(64) _Atomic uint32_t cons;    /* [A] a head the unit passed */
 
 	/* Recovery. */

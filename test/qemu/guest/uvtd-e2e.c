@@ -5,6 +5,7 @@
  *
  *   uvtd-e2e <EAL args> -- --cm 0|1 --aw 39|48 --scalable 0|1
  *            --cap HEX --ecap HEX [--scenarios LIST] [--seed N]
+ *            [--stream-ops N (per policy, 300)]
  *
  * EAL args: --no-pci --iova-mode=pa --file-prefix <name> -l 0 (edu is driven
  * through sysfs, not through a DPDK driver; real units need IOVA as PA).
@@ -124,8 +125,10 @@ struct opts {
 	bool have_cap, have_ecap;
 	char scenarios[256];
 	uint64_t seed;
+	unsigned long stream_ops;     /* per policy */
 };
-static struct opts o = { .cm = -1, .aw = 0, .scalable = -1, .seed = 1 };
+static struct opts o = { .cm = -1, .aw = 0, .scalable = -1, .seed = 1,
+			 .stream_ops = 300 };
 
 static volatile uint8_t *bar0;
 static size_t bar0_len;
@@ -1016,7 +1019,6 @@ static void test_fault(void)
  * The stream
  */
 #define LIVE_MAX 24
-#define STREAM_OPS 300
 #define BURST 6
 
 struct live {
@@ -1237,7 +1239,7 @@ static void stream_run(enum uvtd_policy pol)
 			       UVTD_PERM_WRITE) == 0, "sink");
 	if (pol == UVTD_POLICY_BATCHED)
 		s.sample_every = 3;       /* about BURST/2 unmaps a burst */
-	while (s.ops < STREAM_OPS && uvtd_test_state.current_failed == 0) {
+	while (s.ops < o.stream_ops && uvtd_test_state.current_failed == 0) {
 		bool do_map = s.nlive == 0 ||
 			      (s.nlive < LIVE_MAX && rnd() % 100 < 55);
 
@@ -1347,6 +1349,7 @@ static int parse(int argc, char **argv)
 		{ "ecap", required_argument, NULL, 'E' },
 		{ "scenarios", required_argument, NULL, 'S' },
 		{ "seed", required_argument, NULL, 'r' },
+		{ "stream-ops", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1362,6 +1365,7 @@ static int parse(int argc, char **argv)
 		case 'E': o.ecap = strtoull(optarg, NULL, 16); o.have_ecap = true; break;
 		case 'S': snprintf(o.scenarios, sizeof(o.scenarios), "%s", optarg); break;
 		case 'r': o.seed = strtoull(optarg, NULL, 0); break;
+		case 'o': o.stream_ops = strtoul(optarg, NULL, 0); break;
 		default: return -EINVAL;
 		}
 	}
@@ -1369,7 +1373,8 @@ static int parse(int argc, char **argv)
 	    (o.scalable != 0 && o.scalable != 1) || optind != argc) {
 		fprintf(stderr, "usage: uvtd-e2e <EAL args> -- --cm 0|1 --aw 39|48 "
 			"--scalable 0|1 [--cap HEX --ecap HEX] [--scenarios "
-			"discovery,stale,reginv,iqe,passthrough,dma,fault,stream|all] [--seed N]\n");
+			"discovery,stale,reginv,iqe,passthrough,dma,fault,stream|all] [--seed N] "
+			"[--stream-ops N]\n");
 		return -EINVAL;
 	}
 	return 0;
