@@ -18,6 +18,7 @@
 #ifndef UVTD_INTERNAL_H
 #define UVTD_INTERNAL_H
 
+#include "uvtd_lock.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,30 +42,7 @@ extern int uvtd_logtype;
 #define STAT_INC(c) STAT_ADD(c, 1)
 #define STAT_LOAD(c) __atomic_load_n(&(c), __ATOMIC_RELAXED)
 
-/* A spinlock on compiler atomics rather than rte_spinlock_t (inline asm):
- * the same cost, and ThreadSanitizer understands it, so the service's own
- * locking can be checked. Slow paths and allocator misses only. */
-typedef struct {
-	int locked;
-} uvtd_lock_t;
-#define UVTD_LOCK_INIT { 0 }
-
-static inline void uvtd_lock_init(uvtd_lock_t *l)
-{
-	__atomic_store_n(&l->locked, 0, __ATOMIC_RELAXED);
-}
-
-static inline void uvtd_lock(uvtd_lock_t *l)
-{
-	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
-			rte_pause();
-}
-
-static inline void uvtd_unlock(uvtd_lock_t *l)
-{
-	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
-}
+/* The slow-path lock: include/uvtd_lock.h (TSan-visible). */
 
 #define UVTD_BURST_MAX 256
 #define UVTD_MAX_RMRR  8
