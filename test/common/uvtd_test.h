@@ -49,6 +49,16 @@ static struct uvtd_test_state uvtd_test_state;
 			return;                                                 \
 	} while (0)
 
+/* For calls that return 0 on success (or a negative errno): evaluates expr
+ * once, CHECKs it is 0 and leaves the test function otherwise. */
+#define TRY(expr, ...)                                                          \
+	do {                                                                    \
+		long uvtd_try_rc_ = (long)(expr);                               \
+		CHECK(uvtd_try_rc_ == 0, __VA_ARGS__);                          \
+		if (uvtd_try_rc_ != 0)                                          \
+			return;                                                 \
+	} while (0)
+
 /* Evaluates a and b once each. */
 #define CHECK_EQ(a, b)                                                          \
 	do {                                                                    \

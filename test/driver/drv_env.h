@@ -26,15 +26,6 @@
 #include "vtd_internal.h"
 #include "vtd_tables.h"
 
-/* REQUIRE evaluates its condition twice: calls with side effects go
- * through TRY, which evaluates once (0 = success). */
-#define TRY(expr, ...)                                                  \
-	do {                                                            \
-		long try_rc_ = (long)(expr);                            \
-		CHECK(try_rc_ == 0, __VA_ARGS__);                       \
-		if (try_rc_ != 0)                                       \
-			return;                                         \
-	} while (0)
 
 /* Expects a call to fail with rc, with the driver's logging silenced. */
 #define EXPECT_RC(expr, rc)                                             \

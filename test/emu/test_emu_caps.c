@@ -8,15 +8,6 @@
 #include "vtdemu.h"
 #include "vtdemu_testkit.h"
 
-/* uvtd_test.h's REQUIRE evaluates its condition twice: a call with side
- * effects goes through TRY, which evaluates it once (0 = success). */
-#define TRY(expr, ...)                                                  \
-	do {                                                            \
-		long try_rc_ = (long)(expr);                            \
-		CHECK(try_rc_ == 0, __VA_ARGS__);                       \
-		if (try_rc_ != 0)                                       \
-			return;                                         \
-	} while (0)
 
 static struct vtk_arena arena;
 

@@ -15,15 +15,6 @@
 #include "vtdemu_internal.h"
 #include "vtdemu_testkit.h"
 
-/* uvtd_test.h's REQUIRE evaluates its condition twice: a call with side
- * effects goes through TRY, which evaluates it once (0 = success). */
-#define TRY(expr, ...)                                                  \
-	do {                                                            \
-		long try_rc_ = (long)(expr);                            \
-		CHECK(try_rc_ == 0, __VA_ARGS__);                       \
-		if (try_rc_ != 0)                                       \
-			return;                                         \
-	} while (0)
 
 #define GCMD 0x18
 #define GSTS 0x1c

@@ -57,14 +57,16 @@ static uint64_t unit_timeout(const struct vtd_unit *u)
 	return u->timeout_ns ? u->timeout_ns : VTD_DEFAULT_TIMEOUT_NS;
 }
 
-int vtd_poll32(const struct vtd_unit *u, uint32_t off, uint32_t mask,
-	       uint32_t want, const char *what)
+/* One bounded poll for both register widths (every poll of a register is
+ * bounded: architecture.md). */
+static int poll_reg(const struct vtd_unit *u, uint32_t off, unsigned int size,
+		    uint64_t mask, uint64_t want, const char *what)
 {
 	uint64_t deadline = 0;
-	uint32_t v;
+	uint64_t v;
 
 	for (unsigned int i = 0;; i++) {
-		v = vtd_read32(u, off);
+		v = size == 4 ? vtd_read32(u, off) : vtd_read64(u, off);
 		if ((v & mask) == want)
 			return 0;
 		/* Read the clock only once in a while: most polls end at
@@ -79,36 +81,22 @@ int vtd_poll32(const struct vtd_unit *u, uint32_t off, uint32_t mask,
 		}
 		rte_pause();
 	}
-	VTD_LOG(ERR, u, "timeout waiting for %s: reg 0x%03x = 0x%08" PRIx32
-		", mask 0x%08" PRIx32 " want 0x%08" PRIx32, what, off, v, mask,
-		want);
+	VTD_LOG(ERR, u, "timeout waiting for %s: reg 0x%03x = 0x%0*" PRIx64
+		", mask 0x%0*" PRIx64 " want 0x%0*" PRIx64, what, off,
+		(int)size * 2, v, (int)size * 2, mask, (int)size * 2, want);
 	return -ETIMEDOUT;
+}
+
+int vtd_poll32(const struct vtd_unit *u, uint32_t off, uint32_t mask,
+	       uint32_t want, const char *what)
+{
+	return poll_reg(u, off, 4, mask, want, what);
 }
 
 int vtd_poll64(const struct vtd_unit *u, uint32_t off, uint64_t mask,
 	       uint64_t want, const char *what)
 {
-	uint64_t deadline = 0;
-	uint64_t v;
-
-	for (unsigned int i = 0;; i++) {
-		v = vtd_read64(u, off);
-		if ((v & mask) == want)
-			return 0;
-		if ((i & 63) == 0) {
-			uint64_t now = vtd_now_ns();
-
-			if (deadline == 0)
-				deadline = now + unit_timeout(u);
-			else if (now > deadline)
-				break;
-		}
-		rte_pause();
-	}
-	VTD_LOG(ERR, u, "timeout waiting for %s: reg 0x%03x = 0x%016" PRIx64
-		", mask 0x%016" PRIx64 " want 0x%016" PRIx64, what, off, v,
-		mask, want);
-	return -ETIMEDOUT;
+	return poll_reg(u, off, 8, mask, want, what);
 }
 
 /* ---------------------------------------------------------------------------
