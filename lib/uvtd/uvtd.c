@@ -225,6 +225,7 @@ int uvtd_init(const char *args)
 			if (rc == 0) {
 				s.qi_entries = conf.qi_size;
 				s.psi_threshold = conf.psi_threshold;
+				s.force = conf.force;
 				rc = open_unit(&s);
 			}
 		}
@@ -357,6 +358,63 @@ int uvtd_unit_info_get(unsigned int unit, struct uvtd_unit_info *info)
 	info->max_width = u->caps.max_width;
 	info->qi_entries = u->caps.qi_entries;
 	return 0;
+}
+
+int uvtd_faults_drain(unsigned int unit, struct uvtd_fault *out,
+		      unsigned int max)
+{
+	struct uvtd_fault_rec f[16];
+	unsigned int got = 0;
+	int rc = 0;
+
+	if (out == NULL || max == 0) {
+		UVTD_LOG(ERR, "faults drain: %s", out == NULL ? "out is NULL" :
+			 "max is 0");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&uvtd.lock);
+	if (!uvtd.inited || unit >= uvtd.nunits || !uvtd.units[unit].open) {
+		pthread_mutex_unlock(&uvtd.lock);
+		UVTD_LOG(ERR, "faults drain: no open unit %u (%u open)", unit,
+			 uvtd.inited ? uvtd.nunits : 0);
+		return -ENODEV;
+	}
+	if (uvtd.ops->unit_faults == NULL) {
+		pthread_mutex_unlock(&uvtd.lock);
+		UVTD_LOG(ERR, "faults drain: driver %s reports no faults",
+			 uvtd.ops->name);
+		return -ENOTSUP;
+	}
+	while (got < max) {
+		int n = uvtd.ops->unit_faults(uvtd.units[unit].drv, f,
+					      RTE_MIN(max - got,
+						      (unsigned int)RTE_DIM(f)));
+
+		if (n <= 0) {
+			rc = n;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct uvtd_fault *o = &out[got++];
+
+			/* Also into the log /uvtd/faults reports. */
+			uvtd.faults[uvtd.nfaults++ % UVTD_FAULT_LOG] = f[i];
+			o->unit = unit;
+			o->reason = f[i].reason;
+			o->reason_str = f[i].reason_str ? f[i].reason_str : "";
+			o->rid = f[i].rid;
+			o->pasid = f[i].pasid;
+			o->addr = f[i].addr;
+			o->write = f[i].write;
+		}
+	}
+	pthread_mutex_unlock(&uvtd.lock);
+	if (rc < 0 && got == 0) {
+		UVTD_LOG(ERR, "faults drain: unit %u: %s", unit,
+			 strerror(-rc));
+		return rc;
+	}
+	return (int)got;
 }
 
 static int dev_slot(void)

@@ -96,6 +96,11 @@ extern "C" {
  *                          domain-selective one is used (16)
  *   driver=<name>          driver back end (vtd; tests register others)
  *   sysfs=<dir>            sysfs root for DMAR scope matching (/sys)
+ *   force=0|1              real units: take a unit that looks in use
+ *                          (translation, its queue or interrupt remapping
+ *                          on) all the same (0). Not needed for a unit an
+ *                          earlier uvtd closed: it is left on uvtd's
+ *                          blocking root table and is taken over as is.
  *
  * With no unit key, one emulated unit of the default preset (server) is
  * opened. Returns 0, -EINVAL (bad argument, logged), -EALREADY, or the
@@ -128,6 +133,26 @@ struct uvtd_unit_info {
 };
 unsigned int uvtd_unit_count(void);
 int uvtd_unit_info_get(unsigned int unit, struct uvtd_unit_info *info);
+
+/* A DMA fault a unit recorded: a device reached for what it was not given
+ * (or its tables were not there). */
+#define UVTD_NO_PASID UINT32_MAX
+struct uvtd_fault {
+	unsigned int unit;
+	uint8_t reason;         /* the unit's fault reason code (VT-d:
+	                         * Appendix A, e.g. 5 write / 6 read denied) */
+	const char *reason_str; /* its name (static; never NULL) */
+	uint16_t rid;           /* requester id: bus << 8 | devfn */
+	uint32_t pasid;         /* UVTD_NO_PASID: the request had none */
+	uint64_t addr;          /* the page it faulted at */
+	bool write;             /* a write (else a read) */
+};
+/* Reads and clears up to max of the unit's pending fault records into
+ * out[], oldest first; they also go to the log /uvtd/faults reports.
+ * Returns how many (0: none pending), -EINVAL (out NULL or max 0), -ENODEV
+ * (no such open unit), -ENOTSUP (the driver records none). Slow path. */
+int uvtd_faults_drain(unsigned int unit, struct uvtd_fault *out,
+		      unsigned int max);
 
 /* A device by PCI address ("SSSS:BB:DD.F" or "BB:DD.F"), from the DMAR
  * scopes of a dmar= start-up. Returns a device id >= 0. */

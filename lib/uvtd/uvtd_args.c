@@ -15,7 +15,7 @@
 static const char *const valid_keys[] = {
 	"emu", "dmar", "emu_mode", "policy", "qi_size", "lazy_entries",
 	"lazy_timeout_us", "iova_size", "guard", "psi_threshold", "driver",
-	"sysfs", "dmar_emu", NULL,
+	"sysfs", "dmar_emu", "force", NULL,
 };
 
 static int parse_u64(const char *key, const char *v, uint64_t min,
@@ -158,6 +158,10 @@ static int on_value(const char *key, const char *v, void *opaque)
 		if (parse_u64(key, v, 1, 4096, &x))
 			return -EINVAL;
 		c->psi_threshold = (unsigned int)x;
+	} else if (strcmp(key, "force") == 0) {
+		if (parse_u64(key, v, 0, 1, &x))
+			return -EINVAL;
+		c->force = x != 0;
 	}
 	return 0;
 bad:
@@ -217,6 +221,7 @@ defaults:
 		c->units[i].emu_threaded = c->emu_threaded;
 		c->units[i].qi_entries = c->qi_size;
 		c->units[i].psi_threshold = c->psi_threshold;
+		c->units[i].force = c->force;
 	}
 	return 0;
 }

@@ -46,6 +46,7 @@ struct uvtd_unit_spec {
 	bool emu_threaded;         /* emulated: asynchronous hardware thread */
 	uint32_t qi_entries;       /* 0: the driver's default */
 	unsigned int psi_threshold;/* 0: the driver's default */
+	bool force;                /* REAL: take a unit that seems in use */
 };
 
 /* What the service's policies depend on, named by effect. */

@@ -66,6 +66,7 @@ struct uvtd_conf {
 	uint64_t iova_size;
 	bool guard;
 	unsigned int psi_threshold;
+	bool force;                     /* real units: take one in use */
 };
 /* Parses args (NULL or "" for the defaults): 0 or -EINVAL, logged. */
 int uvtd_args_parse(const char *args, struct uvtd_conf *conf);

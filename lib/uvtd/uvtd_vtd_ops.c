@@ -116,6 +116,7 @@ static int v_unit_open(const struct uvtd_unit_spec *s,
 	p.enable_translation = true;
 	if (s->kind == UVTD_UNIT_REAL) {
 		p.real_hw = true;
+		p.force = s->force;
 		rc = vtd_real_open(s->base, s->size, &p, &u->unit);
 	} else {
 		struct vtdemu_config cfg;

@@ -16,7 +16,11 @@
  * (domain-selective, so they also drop the paging-structure caches): this
  * tests the tables part without depending on the invalidation planner.
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <rte_launch.h>
 
@@ -1140,6 +1144,70 @@ static void test_install_race(void)
 #define DRV_MAP_EAL_MODE UVTD_EAL_VA
 #endif
 
+/* The blocking root table file a real unit is parked on at close
+ * (vtd_regs.c), without a real unit: created for a made-up register base,
+ * found again at the same physical address, refused once a byte of its
+ * table is not zero, zeroed again by the next prepare, then removed. Needs
+ * pagemap (IOVA as PA, root) and a hugetlbfs mount of 2 MiB pages. */
+static void test_blocking_root_file(void)
+{
+	const uint64_t base = 0xfe0ff000;   /* no unit of ours lives here */
+	struct vtd_unit u;
+	uint64_t pa = 0, pa2 = 0;
+	char path[300] = "";
+	FILE *m;
+	char line[512], dir[256];
+	void *va;
+	int fd, rc;
+
+	if (rte_eal_iova_mode() != RTE_IOVA_PA)
+		SKIP_TEST("needs IOVA as PA (pagemap)");
+	m = fopen("/proc/mounts", "r");
+	REQUIRE(m != NULL, "/proc/mounts");
+	while (fgets(line, sizeof(line), m))
+		if (sscanf(line, "%*s %255s hugetlbfs", dir) == 1 &&
+		    strstr(line, " hugetlbfs ") && strstr(line, "pagesize=2M"))
+			snprintf(path, sizeof(path),
+				 "%s/uvtd-blocking-root-%" PRIx64, dir, base);
+	fclose(m);
+	if (path[0] == '\0')
+		SKIP_TEST("no hugetlbfs mount of 2 MiB pages");
+	unlink(path);
+	EXPECT_RC(vtd_blocking_root_find(base, &pa), -ENOENT);
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "blocking");
+	u.reg_base = base;
+	u.haw = 52;
+	u.coherent = true;
+	rc = vtd_blocking_root_prepare(&u, &pa);
+	if (rc == -ENOMEM)
+		SKIP_TEST("no free 2 MiB hugepage");
+	REQUIRE(rc == 0, "prepare: %d", rc);
+	CHECK(pa != 0 && pa != RTE_BAD_IOVA && (pa & 0xfff) == 0,
+	      "physical address 0x%" PRIx64, pa);
+	CHECK_EQ(vtd_blocking_root_find(base, &pa2), 0);
+	CHECK_EQ(pa2, pa);
+	/* A present root entry in it: no longer a table that blocks all. */
+	fd = open(path, O_RDWR);
+	REQUIRE(fd >= 0, "open %s", path);
+	va = mmap(NULL, 2u << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	REQUIRE(va != MAP_FAILED, "mmap");
+	((volatile uint64_t *)va)[2 * 7] = 0x1000 | 1;     /* bus 7, P=1 */
+	EXPECT_RC(vtd_blocking_root_find(base, &pa2), -EINVAL);
+	/* The next prepare zeroes it again; the page (and address) stay. */
+	CHECK_EQ(vtd_blocking_root_prepare(&u, &pa2), 0);
+	CHECK_EQ(pa2, pa);
+	CHECK_EQ(((volatile uint64_t *)va)[2 * 7], 0);
+	CHECK_EQ(vtd_blocking_root_find(base, &pa2), 0);
+	munmap(va, 2u << 20);
+	/* Above the host address width: refused. */
+	u.haw = 32;
+	if (pa >> 32)
+		EXPECT_RC(vtd_blocking_root_prepare(&u, &pa2), -ERANGE);
+	CHECK_EQ(unlink(path), 0);
+}
+
 int main(int argc, char **argv)
 {
 	RTE_SET_USED(argc);
@@ -1168,5 +1236,6 @@ int main(int argc, char **argv)
 	RUN(test_domain_ids);
 	RUN(test_concurrent);
 	RUN(test_install_race);
+	RUN(test_blocking_root_file);
 	return TEST_SUMMARY();
 }

@@ -34,7 +34,7 @@ static void test_every_key(void)
 			     "emu_mode=threaded,policy=batched,qi_size=512,"
 			     "lazy_entries=64,lazy_timeout_us=500,"
 			     "iova_size=0x40000000,guard=1,psi_threshold=32,"
-			     "driver=fake,sysfs=/tmp/sys", &c);
+			     "driver=fake,sysfs=/tmp/sys,force=1", &c);
 	REQUIRE(rc == 0, "parse: %d", rc);
 	CHECK_EQ(c.nunits, 2);
 	CHECK_EQ(c.units[0].kind, UVTD_UNIT_EMU_PRESET);
@@ -52,10 +52,16 @@ static void test_every_key(void)
 	CHECK(c.guard, "guard");
 	CHECK(strcmp(c.driver, "fake") == 0, "driver");
 	CHECK(strcmp(c.sysfs, "/tmp/sys") == 0, "sysfs");
+	CHECK(c.force && c.units[0].force && c.units[1].force, "force");
 	rc = uvtd_args_parse("dmar=sys", &c);
 	CHECK_EQ(rc, 0);
 	CHECK_EQ(c.nunits, 0);       /* the table's units only */
 	CHECK(strcmp(c.dmar, "sys") == 0, "dmar");
+	CHECK(!c.force, "force is off by default");
+	CHECK_EQ(uvtd_args_parse("dmar=sys,force=0", &c), 0);
+	CHECK(!c.force, "force=0");
+	CHECK_EQ(uvtd_args_parse("dmar=sys,force=1", &c), 0);
+	CHECK(c.force, "force=1");
 }
 
 static void test_bad_strings(void)
@@ -74,6 +80,9 @@ static void test_bad_strings(void)
 		"iova_size=4097",             /* not page aligned */
 		"iova_size=",
 		"guard=2",
+		"force=2",                    /* 0 or 1 */
+		"force=yes",
+		"force=",
 		"psi_threshold=0",
 		"emu_mode=fast",
 		"emu=",
@@ -111,6 +120,12 @@ static void test_init_refusals(void)
 	CHECK_EQ(uvtd_fini(), 0);
 	CHECK_EQ(uvtd_unit_count(), 0);
 	CHECK_EQ(uvtd_fini(), -EINVAL);
+	{
+		struct uvtd_fault f[1];
+
+		/* No service: no unit to drain. */
+		CHECK_EQ(uvtd_faults_drain(0, f, 1), -ENODEV);
+	}
 }
 
 int main(int argc, char **argv)

@@ -607,6 +607,61 @@ static void test_lazy_bound_idle_lcore(void)
 	rmdom(idle_dom, 0);
 }
 
+/* uvtd_faults_drain: a device write to a read-only mapping and a device
+ * read of an unmapped page each leave one record, drained with its reason,
+ * requester, address, direction and no PASID; bad arguments are refused. */
+static void test_faults_drain(void)
+{
+	struct uvtd_fault f[8];
+	uint64_t iova;
+	uint32_t v = 0;
+	int d, n;
+
+	CHECK_EQ(uvtd_faults_drain(0, NULL, 8), -EINVAL);
+	CHECK_EQ(uvtd_faults_drain(0, f, 0), -EINVAL);
+	CHECK_EQ(uvtd_faults_drain(NUNITS, f, 8), -ENODEV);
+	CHECK_EQ(uvtd_faults_drain(UINT32_MAX, f, 8), -ENODEV);
+	/* Whatever earlier tests left pending, on both units. */
+	for (unsigned int u = 0; u < NUNITS; u++) {
+		for (int i = 0; i < 64 && uvtd_faults_drain(u, f, 8) > 0; i++)
+			;
+		CHECK_EQ(uvtd_faults_drain(u, f, 8), 0);
+	}
+	d = mkdom(UVTD_POLICY_STRICT, 0);
+	REQUIRE(d >= 0, "domain");
+	OK(uvtd_map(d, pa_of(3), PG, UVTD_PERM_READ, &iova));
+	/* Requester 1 (rid 0x10): a write where only reads are allowed. */
+	CHECK_EQ(dma_write(0, 1, iova + 0x40, 5), -EFAULT);
+	n = uvtd_faults_drain(0, f, 8);
+	CHECK_EQ(n, 1);
+	if (n == 1) {
+		CHECK_EQ(f[0].unit, 0);
+		CHECK_EQ(f[0].reason, 5);    /* legacy: write denied */
+		CHECK(f[0].reason_str != NULL && f[0].reason_str[0] != '\0',
+		      "reason string");
+		CHECK_EQ(f[0].rid, rids[1]);
+		CHECK_EQ(f[0].pasid, UVTD_NO_PASID);
+		CHECK_EQ(f[0].addr, iova);
+		CHECK(f[0].write, "a write");
+	}
+	CHECK_EQ(uvtd_faults_drain(0, f, 8), 0);
+	OK(uvtd_unmap(d, iova, PG));
+	/* Requester 0: a read of the page just unmapped. */
+	CHECK_EQ(vtdemu_dma_read(uvtd_vtd_emu(0), rids[0], VTDEMU_NO_PASID,
+				 iova + PG - 4, &v, sizeof(v), NULL), -EFAULT);
+	n = uvtd_faults_drain(0, f, 8);
+	CHECK_EQ(n, 1);
+	if (n == 1) {
+		CHECK_EQ(f[0].reason, 6);    /* legacy: read denied */
+		CHECK_EQ(f[0].rid, rids[0]);
+		CHECK_EQ(f[0].addr, iova);
+		CHECK(!f[0].write, "a read");
+	}
+	/* The other unit saw none of it. */
+	CHECK_EQ(uvtd_faults_drain(1, f, 8), 0);
+	rmdom(d, 0);
+}
+
 int main(int argc, char **argv)
 {
 	char args[160];
@@ -671,6 +726,7 @@ int main(int argc, char **argv)
 	RUN(test_two_units_one_domain);
 	RUN(test_lazy_bound_idle_lcore);
 	RUN(test_failed_wait_keeps_iova);
+	RUN(test_faults_drain);
 	rte_memzone_free(mem_mz);
 	CHECK_EQ(uvtd_fini(), 0);
 	return TEST_SUMMARY();

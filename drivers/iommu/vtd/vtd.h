@@ -88,7 +88,9 @@ struct vtd_unit_params {
 	bool enable_translation;      /* set GCMD.TE at the end of bring-up
 	                               * (default false: only when asked) */
 	/* On close: false (default) leaves translation on with every device
-	 * context cleared, so DMA stays blocked; true disables translation. */
+	 * context cleared, so DMA stays blocked (a real unit on the blocking
+	 * root table, which outlives the process: docs/driver.md); true
+	 * disables translation. */
 	bool disable_translation_on_close;
 	int socket_id;                /* memory for tables; SOCKET_ID_ANY ok */
 	/* Host address width: the unit reads and writes memory below
@@ -122,7 +124,10 @@ void *vtd_emu_resolve(void *opaque, uint64_t addr, size_t len);
 
 /* A real unit at register base `base` (from the DMAR table), mapped through
  * /dev/mem. Only inside a QEMU guest or on a machine given to uvtd: refuses
- * a unit the kernel owns unless p->force, and IOVA-as-VA mode always. */
+ * a unit the kernel owns or that is in use unless p->force, and
+ * IOVA-as-VA mode always. A unit an earlier uvtd closed (translation on,
+ * RTADDR on uvtd's blocking root table for this base) is taken without
+ * force. */
 int vtd_real_open(uint64_t base, size_t size, const struct vtd_unit_params *p,
 		  struct vtd_unit **out);
 

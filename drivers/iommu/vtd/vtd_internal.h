@@ -113,6 +113,7 @@ struct vtd_unit {
 
 	void *mmio_map;                 /* [I] vtd_regs.c: /dev/mem mapping */
 	size_t mmio_len;                /* [I] */
+	uint64_t reg_base;              /* [I] vtd_real_open: DRHD base */
 	bool owns_emu;                  /* [I] vtd_emu_open: close destroys emu */
 
 	struct vtd_qi *qi;              /* vtd_qi.c */

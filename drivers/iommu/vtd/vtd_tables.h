@@ -174,6 +174,15 @@ void vtd_regs_release(struct vtd_unit *u);
 /* vtd_regs.c: 1 when /sys/class/iommu (sysfs_dir) lists a unit at base
  * (the kernel drives it), 0 when not, negative errno when unreadable. */
 int vtd_kernel_owns_unit(const char *sysfs_dir, uint64_t base);
+/* vtd_regs.c: the blocking root table of the real unit at base (a 2 MiB
+ * hugetlbfs file that outlives the process, all 256 root entries not
+ * present). find: 0 and its physical address when the file exists and its
+ * table is all zero; -ENOENT (no file, no hugetlbfs), -EINVAL (not all
+ * zero), another negative errno. prepare: creates it if needed (logged
+ * when it cannot), zeroes and flushes the table, 0 and its physical
+ * address below the unit's host address width. */
+int vtd_blocking_root_find(uint64_t base, uint64_t *pa);
+int vtd_blocking_root_prepare(struct vtd_unit *u, uint64_t *pa);
 /* Register window bytes the driver needs: the IOTLB registers at ECAP.IRO
  * and the fault recording registers at CAP.FRO, at least one page. */
 size_t vtd_regs_needed(uint64_t cap, uint64_t ecap);

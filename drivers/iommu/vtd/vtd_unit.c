@@ -17,10 +17,16 @@
  *      IOTLB invalidation (§6.5.3.x), unless CAP.ESRTPS says SRTP did it;
  *   6. GCMD.TE when asked.
  *
- * Tear-down (vtd_unit_close): every root entry cleared, the same global
- * invalidations, the queue turned off; translation stays on (DMA blocked)
- * unless disable_translation_on_close, and then the root table stays
- * allocated because the unit keeps walking it.
+ * Tear-down (vtd_unit_close): every root entry cleared; on a real unit
+ * that keeps translation on, RTADDR moved to the blocking root table
+ * (vtd_regs.c: all entries not present, in a hugetlbfs file that outlives
+ * the process) with SRTP; the same global invalidations (skipped after
+ * that SRTP under CAP.ESRTPS), with the queue still working; the queue
+ * turned off. Translation stays on (DMA blocked) unless
+ * disable_translation_on_close. Where the blocking table cannot be had
+ * (no hugetlbfs, no free hugepage) the process's own, cleared root table
+ * is kept and an error says what to do: the unit then walks memory that
+ * is freed when the process exits (docs/driver.md, the trade-off).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -369,6 +375,36 @@ static int unit_set_root(struct vtd_unit *u)
 	return rc;
 }
 
+/* Points a real unit that stays translating at the blocking root table
+ * (§10.4.4: RTADDR, then GCMD.SRTP; §11.4.5: the TTM the unit runs with,
+ * since the mode must not change under translation). The caller
+ * invalidates the caches afterwards (unless CAP.ESRTPS). */
+static int unit_park(struct vtd_unit *u, uint64_t *blocking)
+{
+	uint64_t rta;
+	int rc;
+
+	rc = vtd_blocking_root_prepare(u, blocking);
+	if (rc)
+		return rc;
+	rta = *blocking |
+		(u->scalable ? VTD_RTADDR_TTM_SCALABLE : VTD_RTADDR_TTM_LEGACY);
+	rc = vtd_flush_write_buffer(u);
+	if (rc)
+		return rc;
+	uvtd_lock(&u->lock);
+	vtd_write64(u, VTD_REG_RTADDR, rta);
+	rc = vtd_gcmd_locked(u, VTD_GCMD_SRTP, true);
+	uvtd_unlock(&u->lock);
+	if (rc == 0 && vtd_read64(u, VTD_REG_RTADDR) != rta) {
+		VTD_LOG(ERR, u, "RTADDR reads 0x%" PRIx64 " after writing the "
+			"blocking root table's 0x%" PRIx64,
+			vtd_read64(u, VTD_REG_RTADDR), rta);
+		rc = -EIO;
+	}
+	return rc;
+}
+
 static void unit_free(struct vtd_unit *u, bool keep_root)
 {
 	vtd_tables_fini(u, keep_root);
@@ -513,7 +549,8 @@ fail:
 
 int vtd_unit_close(struct vtd_unit *u)
 {
-	bool keep_root;
+	uint64_t blocking = 0;
+	bool keep_root, parked = false;
 	int rc = 0;
 
 	if (u == NULL) {
@@ -536,10 +573,34 @@ int vtd_unit_close(struct vtd_unit *u)
 	 * entries already). */
 	memset(u->root.va, 0, 4096);
 	vtd_flush_cache_range(u, u->root.va, 4096);
-	rc = unit_flush_all(u);
-	if (rc)
-		VTD_LOG(ERR, u, "close: global invalidation: %s",
-			strerror(-rc));
+	/* A real unit that stays translating must not be left walking this
+	 * process's memory: park it on the blocking root table while the
+	 * queue still works for the invalidations that follow. */
+	if (u->te && u->real_hw && !u->disable_te_on_close) {
+		int r = unit_park(u, &blocking);
+
+		parked = r == 0;
+		if (!parked)
+			VTD_LOG(ERR, u, "close: could not point the unit at a "
+				"blocking root table that outlives this process "
+				"(%s): translation stays on with every entry of "
+				"this process's root table at 0x%" PRIx64
+				" cleared, but that memory is freed when the "
+				"process exits and may then be reused. Mount "
+				"hugetlbfs (2 MiB pages, e.g. at /dev/hugepages) "
+				"with one free hugepage for the next close, and "
+				"start the next uvtd before this process exits",
+				strerror(-r),
+				u->root.iova);
+	}
+	/* After SRTP the caches may hold entries of the old root table
+	 * (§6.5.3.x), unless CAP.ESRTPS says SRTP invalidated them. */
+	if (!parked || !(u->cap & VTD_CAP_ESRTPS)) {
+		rc = unit_flush_all(u);
+		if (rc)
+			VTD_LOG(ERR, u, "close: global invalidation: %s",
+				strerror(-rc));
+	}
 	if (u->te && u->disable_te_on_close) {
 		uvtd_lock(&u->lock);
 		if (vtd_gcmd_locked(u, VTD_GCMD_TE, false) == 0)
@@ -550,8 +611,12 @@ int vtd_unit_close(struct vtd_unit *u)
 	/* With translation on the unit keeps walking the (empty) root
 	 * table: it must stay valid while the unit lives. An emulated unit
 	 * we own dies with us. */
-	keep_root = u->te && !u->owns_emu;
-	if (keep_root && u->real_hw)
+	keep_root = u->te && !u->owns_emu && !parked;
+	if (parked)
+		VTD_LOG(NOTICE, u, "closed with translation on: DMA blocked "
+			"by the blocking root table at 0x%" PRIx64
+			" (outlives this process)", blocking);
+	else if (keep_root && u->real_hw)
 		VTD_LOG(NOTICE, u, "closed with translation on and every "
 			"context cleared: DMA blocked; the root table at 0x%"
 			PRIx64 " is kept (it stays valid only while this "

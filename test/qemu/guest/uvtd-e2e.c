@@ -33,6 +33,14 @@
  *              mapping faults and leaves the page unchanged;
  *   fault      (service) unmap, then DMA both ways: each access faults and
  *              uvtd drains the record: reason, requester 00:01.0, address;
+ *   lifecycle  (service, three more processes) what a closed uvtd leaves
+ *              behind: run 1 (a child process) maps and exits; then the
+ *              unit still translates, its RTADDR is uvtd's blocking root
+ *              table (the hugetlbfs file, not run 1's freed memory) and
+ *              edu's DMA to run 1's IOVA faults (root entry not present);
+ *              run 2 takes the unit over without force and its mapping
+ *              works; with RTADDR moved elsewhere run 3 is refused without
+ *              force and taken with force=1;
  *   stream     (service) a few hundred map/unmap operations under strict,
  *              batched and lazy policies, with sampled DMA checks after
  *              completed unmaps (the IOVA faults, after a DMA had cached
@@ -59,8 +67,10 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -70,7 +80,6 @@
 #include <rte_memzone.h>
 
 #include "uvtd.h"
-#include "uvtd_internal.h"
 #include "vtd.h"
 #include "vtd_dmar.h"
 #include "vtd_hw.h"
@@ -126,6 +135,7 @@ struct opts {
 	char scenarios[256];
 	uint64_t seed;
 	unsigned long stream_ops;     /* per policy */
+	int life_run;                 /* lifecycle child: 1, 2 or 3; 0 none */
 };
 static struct opts o = { .cm = -1, .aw = 0, .scalable = -1, .seed = 1,
 			 .stream_ops = 300 };
@@ -251,19 +261,17 @@ static int drain_driver(struct flt *out, unsigned int max)
 	return n;
 }
 
-/* The service drains through its driver ops, as its /uvtd/faults
- * telemetry command does (the service has no public fault call). */
+/* The service's public fault call (unit 0: the guest has one unit). */
 static int drain_service(struct flt *out, unsigned int max)
 {
-	struct uvtd_fault_rec f[8];
-	int n, unit = 0;
+	struct uvtd_fault f[8];
+	int n = uvtd_faults_drain(0, f, RTE_MIN(max, 8u));
 
-	if (uvtd.ops == NULL || uvtd.ops->unit_faults == NULL)
-		return -ENOTSUP;
-	n = uvtd.ops->unit_faults(uvtd.units[unit].drv, f, RTE_MIN(max, 8u));
 	for (int i = 0; i < n; i++)
 		out[i] = (struct flt){ f[i].reason, f[i].rid, f[i].addr,
-				       f[i].write, f[i].reason_str, f[i].pasid };
+				       f[i].write, f[i].reason_str,
+				       f[i].pasid == UVTD_NO_PASID ? UINT32_MAX :
+				       f[i].pasid };
 	return n;
 }
 
@@ -1337,6 +1345,258 @@ static void test_service_close(void)
 	svc_up = false;
 }
 
+
+/* ---------------------------------------------------------------------------
+ * Lifecycle: what a closed uvtd leaves on the unit, across processes.
+ */
+#define IOVA_LIFE   (IOVA_SRC + 0x60000)
+#define LIFE_PAGE   10            /* data page the runs map at IOVA_LIFE */
+#define LIFE_CHILD_NS (UINT64_C(90) * 1000000000)
+/* The rig mounts hugetlbfs (2 MiB pages) here; the driver's file name
+ * (drivers/iommu/vtd/vtd_regs.c) carries the unit's register base. */
+#define BLOCKING_FMT "/dev/hugepages/uvtd-blocking-root-%" PRIx64
+
+/* The blocking root table's physical address, found independently of the
+ * driver: its file mapped, pagemap asked. 0 when there is none; *zero
+ * says whether its 4 KiB (256 root entries) are all zero. */
+static uint64_t blocking_pa(bool *zero)
+{
+	char path[128];
+	uint64_t pa = 0;
+	void *va;
+	int fd;
+
+	snprintf(path, sizeof(path), BLOCKING_FMT, dmar_base);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	va = mmap(NULL, SZ_2M, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (va == MAP_FAILED)
+		return 0;
+	*zero = true;
+	for (unsigned int i = 0; i < PG / 8; i++)
+		if (((const volatile uint64_t *)va)[i] != 0)
+			*zero = false;
+	pa = guest_virt_to_phys(va);
+	munmap(va, SZ_2M);
+	return pa;
+}
+
+static uint64_t reg64(unsigned int off)
+{
+	volatile void *r = guest_map_phys(dmar_base, PG);
+	uint64_t v;
+
+	if (r == NULL)
+		return UINT64_MAX;
+	v = *(volatile uint64_t *)((volatile uint8_t *)r + off);
+	guest_unmap_phys(r, PG);
+	return v;
+}
+
+/* The unit as a closed uvtd must leave it: translating, queue off, RTADDR
+ * on the blocking root table (whose entries are all not present). */
+static void check_parked(const char *when)
+{
+	uint32_t gsts = (uint32_t)reg64(VTD_REG_GSTS);
+	uint64_t rta = reg64(VTD_REG_RTADDR);
+	bool zero = false;
+	uint64_t pa = blocking_pa(&zero);
+
+	printf("  lifecycle %s: GSTS 0x%08x, RTADDR 0x%" PRIx64 ", blocking "
+	       "root table at 0x%" PRIx64 "%s\n", when, gsts, rta, pa,
+	       zero ? " (all not present)" : "");
+	CHECK(gsts & VTD_GSTS_TES, "%s: translation off (DMA would pass "
+	      "untranslated)", when);
+	CHECK(!(gsts & VTD_GSTS_QIES), "%s: queued invalidation left on",
+	      when);
+	CHECK(pa != 0, "%s: no blocking root table file " BLOCKING_FMT, when,
+	      dmar_base);
+	CHECK((rta & VTD_PAGE_MASK) == pa, "%s: RTADDR 0x%" PRIx64 " is not "
+	      "the blocking root table 0x%" PRIx64 ": the unit walks memory "
+	      "nobody owns", when, rta, pa);
+	CHECK(zero, "%s: the blocking root table has present entries", when);
+}
+
+/* Runs this program again as lifecycle child run (its own EAL, file
+ * prefix and service); returns its exit status, -1 when it died or hung
+ * (then it is killed, by its PID). */
+static int life_child(int run)
+{
+	char prefix[32], cm[4], aw[4], sc[4], rn[4];
+	char *argv[] = { "uvtd-e2e", "--no-pci", "--iova-mode=pa",
+			 "--file-prefix", prefix, "-l", "0", "--",
+			 "--cm", cm, "--aw", aw, "--scalable", sc,
+			 "--lifecycle-run", rn, NULL };
+	uint64_t t0 = guest_now_ns();
+	int st = 0;
+	pid_t pid;
+
+	snprintf(prefix, sizeof(prefix), "e2e-life%d", run);
+	snprintf(cm, sizeof(cm), "%d", o.cm);
+	snprintf(aw, sizeof(aw), "%d", o.aw);
+	snprintf(sc, sizeof(sc), "%d", o.scalable);
+	snprintf(rn, sizeof(rn), "%d", run);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0 || guest_now_ns() - t0 > LIFE_CHILD_NS) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(20000);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A child run: the service on the unit as it was left, one mapping that
+ * edu reads through, then close. Run 3 finds the unit on a root table
+ * that is not uvtd's: refused without force, taken with force=1. */
+static void test_life_run(void)
+{
+	struct uvtd_unit_info ui;
+	unsigned int pg;
+	uint32_t gen;
+	int d;
+
+	REQUIRE(edu_ok && mem_ok, "set-up failed");
+	if (o.life_run == 3) {
+		CHECK_EQ(uvtd_init("dmar=sys"), -EBUSY);
+		REQUIRE(uvtd_init("dmar=sys,force=1") == 0,
+			"uvtd_init(dmar=sys,force=1)");
+	} else {
+		REQUIRE(uvtd_init("dmar=sys") == 0, "run %d: uvtd_init(dmar=sys) "
+			"without force", o.life_run);
+	}
+	svc_up = true;
+	REQUIRE(uvtd_unit_info_get(0, &ui) == 0, "unit info");
+	CHECK(!ui.emulated, "the guest's unit is real");
+	svc_dev = uvtd_dev_open_pci(EDU_PCI);
+	REQUIRE(svc_dev >= 0, "uvtd_dev_open_pci(%s): %d", EDU_PCI, svc_dev);
+	d = svc_domain(UVTD_POLICY_STRICT);
+	REQUIRE(d >= 0, "domain: %d", d);
+	fill(LIFE_PAGE, 40 + (uint32_t)o.life_run);
+	REQUIRE(uvtd_map_fixed(d, IOVA_SINK, page_pa(0), PG,
+			       UVTD_PERM_WRITE) == 0, "map sink");
+	REQUIRE(uvtd_map_fixed(d, IOVA_LIFE, page_pa(LIFE_PAGE), PG,
+			       UVTD_PERM_READ) == 0, "map");
+	REQUIRE(seen_page(IOVA_LIFE, IOVA_SINK, 0, &pg, &gen) == 0, "DMA");
+	CHECK(pg == LIFE_PAGE && gen == 40u + (uint32_t)o.life_run,
+	      "run %d: edu read page %u gen %u through the new mapping",
+	      o.life_run, pg, gen);
+	CHECK(read_faults(drain_service, "run's own fault check",
+			  IOVA_LIFE + PG) == 1, "an unmapped IOVA did not fault");
+	printf("  lifecycle run %d: mapped IOVA 0x%" PRIx64 ", edu read page "
+	       "%u gen %u; closing (the mapping stays until uvtd_fini)\n",
+	       o.life_run, IOVA_LIFE, pg, gen);
+	/* Close with the mapping live: uvtd_fini unmaps, detaches and parks
+	 * the unit. */
+	CHECK_EQ(uvtd_fini(), 0);
+	svc_up = false;
+	svc_dev = -1;
+	check_parked("after close, in the closing process");
+}
+
+/* Reads the unit's one fault record (CAP.FRO) straight from the registers
+ * and clears it (FRCD.F is RW1C, §11.4.14): the reason, -1 when none. */
+static int life_fault(uint16_t *sid, bool *write)
+{
+	uint64_t cap = reg64(VTD_REG_CAP);
+	unsigned int fro = (unsigned int)VTD_CAP_FRO(cap);
+	volatile uint8_t *r;
+	uint64_t hi;
+	int reason = -1;
+
+	if (fro + 16 > PG || (r = guest_map_phys(dmar_base, PG)) == NULL)
+		return -1;
+	hi = *(volatile uint64_t *)(r + fro + 8);
+	if (hi & VTD_FRCD_HI_F) {
+		reason = (int)VTD_FRCD_HI_FR(hi);
+		*sid = (uint16_t)VTD_FRCD_HI_SID(hi);
+		*write = !(hi & VTD_FRCD_HI_T);
+		*(volatile uint32_t *)(r + fro + 12) = 0x80000000u;
+	}
+	guest_unmap_phys((volatile void *)r, PG);
+	return reason;
+}
+
+static void test_lifecycle(void)
+{
+	volatile uint8_t *r;
+	uint16_t sid = 0;
+	bool write = false;
+	uint64_t before, rta;
+	int rc;
+
+	REQUIRE(edu_ok && mem_ok && dmar_base, "set-up failed");
+	REQUIRE(drv_unit == NULL && !svc_up, "the unit is still open here");
+	/* Run 1 maps IOVA_LIFE and exits: its memory goes back to the
+	 * kernel. */
+	rc = life_child(1);
+	CHECK(rc == 0, "lifecycle run 1 exited with %d", rc);
+	check_parked("after run 1 exited");
+
+	/* What run 1 mapped is blocked: a device write there faults at the
+	 * root table (every entry not present). */
+	for (int i = 0; i < 8 && life_fault(&sid, &write) >= 0; i++)
+		;
+	ndma++;
+	REQUIRE(edu_dma(EDU_BUF, IOVA_LIFE, 64, true) == 0, "DMA");
+	rc = life_fault(&sid, &write);
+	printf("  lifecycle: edu write to run 1's IOVA 0x%" PRIx64 ": fault "
+	       "reason %d, requester %04x, %s\n", IOVA_LIFE, rc, sid,
+	       write ? "write" : "read");
+	/* Root entry not present: 0x1 (legacy; QEMU reports it in scalable
+	 * mode too), 0x30-0x3f in scalable mode (Appendix A, SCT). */
+	CHECK(rc == 0x1 || (o.scalable == 1 && rc >= 0x30 && rc <= 0x3f),
+	      "edu's DMA to run 1's IOVA after run 1 exited: fault reason %d, "
+	      "expected root entry not present", rc);
+	CHECK_EQ(sid, EDU_RID);
+	CHECK(write, "the fault is the device write");
+
+	/* Run 2: a second process in the same boot takes the unit over
+	 * without force, and its mapping works. */
+	rc = life_child(2);
+	CHECK(rc == 0, "lifecycle run 2 exited with %d", rc);
+	check_parked("after run 2 exited");
+
+	/* RTADDR moved off the blocking table (a zeroed page of ours, so DMA
+	 * stays blocked): no longer uvtd's state, so run 3 must be refused
+	 * without force and get the unit with force=1. */
+	memset(page(NPAGES - 1), 0, PG);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	before = reg64(VTD_REG_RTADDR);
+	r = guest_map_phys(dmar_base, PG);
+	REQUIRE(r != NULL, "map the unit");
+	*(volatile uint64_t *)(r + VTD_REG_RTADDR) =
+		page_pa(NPAGES - 1) | (before & ~VTD_PAGE_MASK);
+	/* GCMD: TE (persistent, still on) with the one-shot SRTP. */
+	*(volatile uint32_t *)(r + VTD_REG_GCMD) = VTD_GCMD_TE | VTD_GCMD_SRTP;
+	for (int i = 0; i < 1000 &&
+	     !(*(volatile uint32_t *)(r + VTD_REG_GSTS) & VTD_GSTS_RTPS); i++)
+		usleep(1000);
+	guest_unmap_phys((volatile void *)r, PG);
+	rta = reg64(VTD_REG_RTADDR);
+	CHECK((rta & VTD_PAGE_MASK) == page_pa(NPAGES - 1), "RTADDR 0x%" PRIx64
+	      " after moving it", rta);
+	rc = life_child(3);
+	CHECK(rc == 0, "lifecycle run 3 exited with %d", rc);
+	check_parked("after run 3 exited");
+}
+
 /* ---------------------------------------------------------------------------
  */
 static int parse(int argc, char **argv)
@@ -1350,6 +1610,7 @@ static int parse(int argc, char **argv)
 		{ "scenarios", required_argument, NULL, 'S' },
 		{ "seed", required_argument, NULL, 'r' },
 		{ "stream-ops", required_argument, NULL, 'o' },
+		{ "lifecycle-run", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1366,15 +1627,17 @@ static int parse(int argc, char **argv)
 		case 'S': snprintf(o.scenarios, sizeof(o.scenarios), "%s", optarg); break;
 		case 'r': o.seed = strtoull(optarg, NULL, 0); break;
 		case 'o': o.stream_ops = strtoul(optarg, NULL, 0); break;
+		case 'L': o.life_run = atoi(optarg); break;
 		default: return -EINVAL;
 		}
 	}
 	if ((o.cm != 0 && o.cm != 1) || (o.aw != 39 && o.aw != 48) ||
-	    (o.scalable != 0 && o.scalable != 1) || optind != argc) {
+	    (o.scalable != 0 && o.scalable != 1) || optind != argc ||
+	    o.life_run < 0 || o.life_run > 3) {
 		fprintf(stderr, "usage: uvtd-e2e <EAL args> -- --cm 0|1 --aw 39|48 "
 			"--scalable 0|1 [--cap HEX --ecap HEX] [--scenarios "
-			"discovery,stale,reginv,iqe,passthrough,dma,fault,stream|all] [--seed N] "
-			"[--stream-ops N]\n");
+			"discovery,stale,reginv,iqe,passthrough,dma,fault,stream,lifecycle|all] "
+			"[--seed N] [--stream-ops N] [--lifecycle-run 1|2|3]\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -1399,6 +1662,13 @@ int main(int argc, char **argv)
 	       "\n", o.cm, o.aw, o.scalable ? "scalable" : "legacy",
 	       o.scenarios, o.seed);
 	RUN(test_setup);
+	if (o.life_run) {
+		/* A lifecycle child (test_lifecycle runs it). */
+		RUN(test_life_run);
+		rc = TEST_SUMMARY();
+		rte_eal_cleanup();
+		return rc;
+	}
 	drv = want("discovery") || want("stale") || want("iqe") ||
 	      want("passthrough");
 	if (drv) {
@@ -1439,6 +1709,8 @@ int main(int argc, char **argv)
 		}
 		RUN(test_service_close);
 	}
+	if (want("lifecycle"))
+		RUN(test_lifecycle);
 	printf("uvtd-e2e: %lu edu DMAs\n", ndma);
 	rc = TEST_SUMMARY();
 	if (bar0)
