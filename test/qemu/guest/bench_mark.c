@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -84,4 +85,37 @@ void bench_result(const char *prog, const char *phase, uint64_t pairs,
 	       " pairs_per_s=%.1f marks=%u%s%s\n", prog, phase, pairs, ns, rate,
 	       mark_count, extra ? " " : "", extra ? extra : "");
 	fflush(stdout);
+}
+
+int bench_parse_u64(const char *prog, const char *name, const char *s,
+		    uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "%s: %s: '%s' is not a number in "
+			"[%" PRIu64 ", %" PRIu64 "]\n", prog, name, s, lo, hi);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int bench_parse_seconds(const char *prog, const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *s == '\0' || *end != '\0' || !(v > 0 && v <= 3600)) {
+		fprintf(stderr, "%s: --seconds: '%s' is not in (0, 3600]\n",
+			prog, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
 }

@@ -51,4 +51,11 @@ unsigned int bench_cpu_mark(void);
 void bench_result(const char *prog, const char *phase, uint64_t pairs,
 		  uint64_t ns, const char *extra);
 
+/* Option parsing both guest benchmarks share: a number in [lo, hi] (any
+ * base strtoull takes), and seconds in (0, 3600]. 0, or -EINVAL with
+ * "<prog>: <name>: ..." on stderr. */
+int bench_parse_u64(const char *prog, const char *name, const char *s,
+		    uint64_t lo, uint64_t hi, uint64_t *out);
+int bench_parse_seconds(const char *prog, const char *s, double *out);
+
 #endif /* UVTD_BENCH_MARK_H */

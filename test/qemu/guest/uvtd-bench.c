@@ -96,23 +96,6 @@ static void usage(const char *prog)
 		prog, CHUNK, MAX_BURST);
 }
 
-static int parse_u64(const char *name, const char *s, uint64_t lo, uint64_t hi,
-		     uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "uvtd-bench: %s: '%s' is not a number in "
-			"[%" PRIu64 ", %" PRIu64 "]\n", name, s, lo, hi);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse_phase(const char *word, struct phase_spec *p)
 {
 	static const struct { const char *name; enum uvtd_policy p; } pol[] = {
@@ -133,7 +116,7 @@ static int parse_phase(const char *word, struct phase_spec *p)
 	colon = strchr(buf, ':');
 	if (colon) {
 		*colon = '\0';
-		if (parse_u64("--phases burst", colon + 1, 1, MAX_BURST, &b))
+		if (bench_parse_u64("uvtd-bench", "--phases burst", colon + 1, 1, MAX_BURST, &b))
 			return -EINVAL;
 		if (CHUNK % b) {
 			fprintf(stderr, "uvtd-bench: --phases: burst %" PRIu64
@@ -184,21 +167,6 @@ static int parse_phases(const char *list, struct opts *o)
 	return 0;
 }
 
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *s == '\0' || *end != '\0' || !(v > 0 && v <= 3600)) {
-		fprintf(stderr, "uvtd-bench: --seconds: '%s' is not in (0, 3600]\n", s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -232,11 +200,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'd': o->dev = optarg; break;
 		case 'n':
-			if (parse_u64("--pairs", optarg, 1, UINT64_C(1) << 40, &o->pairs))
+			if (bench_parse_u64("uvtd-bench", "--pairs", optarg, 1, UINT64_C(1) << 40, &o->pairs))
 				return -EINVAL;
 			break;
 		case 'w':
-			if (parse_u64("--warmup", optarg, 0, UINT64_C(1) << 40, &o->warmup))
+			if (bench_parse_u64("uvtd-bench", "--warmup", optarg, 0, UINT64_C(1) << 40, &o->warmup))
 				return -EINVAL;
 			break;
 		case 'p':
@@ -252,11 +220,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 's':
-			if (parse_seconds(optarg, &o->seconds))
+			if (bench_parse_seconds("uvtd-bench", optarg, &o->seconds))
 				return -EINVAL;
 			break;
 		case 'r':
-			if (parse_u64("--repeat", optarg, 1, 1000, &v))
+			if (bench_parse_u64("uvtd-bench", "--repeat", optarg, 1, 1000, &v))
 				return -EINVAL;
 			o->repeat = (unsigned int)v;
 			break;

@@ -81,38 +81,6 @@ static void usage(const char *prog)
 		prog, CHUNK, MAX_BURST);
 }
 
-static int parse_u64(const char *name, const char *s, uint64_t lo, uint64_t hi,
-		     uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "vfio-bench: %s: '%s' is not a number in "
-			"[%" PRIu64 ", %" PRIu64 "]\n", name, s, lo, hi);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *s == '\0' || *end != '\0' || !(v > 0 && v <= 3600)) {
-		fprintf(stderr, "vfio-bench: --seconds: '%s' is not in (0, 3600]\n", s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -142,24 +110,24 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'd': o->dev = optarg; break;
 		case 'n':
-			if (parse_u64("--pairs", optarg, 1, UINT64_C(1) << 40, &o->pairs))
+			if (bench_parse_u64("vfio-bench", "--pairs", optarg, 1, UINT64_C(1) << 40, &o->pairs))
 				return -EINVAL;
 			break;
 		case 'b':
-			if (parse_u64("--burst", optarg, 1, MAX_BURST, &v))
+			if (bench_parse_u64("vfio-bench", "--burst", optarg, 1, MAX_BURST, &v))
 				return -EINVAL;
 			o->burst = (unsigned int)v;
 			break;
 		case 'w':
-			if (parse_u64("--warmup", optarg, 0, UINT64_C(1) << 40, &o->warmup))
+			if (bench_parse_u64("vfio-bench", "--warmup", optarg, 0, UINT64_C(1) << 40, &o->warmup))
 				return -EINVAL;
 			break;
 		case 's':
-			if (parse_seconds(optarg, &o->seconds))
+			if (bench_parse_seconds("vfio-bench", optarg, &o->seconds))
 				return -EINVAL;
 			break;
 		case 'r':
-			if (parse_u64("--repeat", optarg, 1, 1000, &v))
+			if (bench_parse_u64("vfio-bench", "--repeat", optarg, 1, 1000, &v))
 				return -EINVAL;
 			o->repeat = (unsigned int)v;
 			break;
