@@ -230,6 +230,17 @@ static void probe(struct svc_bench *b, struct svc_lane *l, uint64_t iova)
 		l->probe_faults++;
 }
 
+/* The end of a timed pair (or burst): its map latency, its unmap latency
+ * from unmap_t0 to now, and a device probe of the unmapped IOVA. */
+static void sampled_pair_done(struct svc_bench *b, struct svc_lane *l,
+			      uint64_t map_cycles, uint64_t unmap_t0,
+			      uint64_t iova)
+{
+	perf_lat_add(&l->map, map_cycles);
+	perf_lat_add(&l->unmap, rte_rdtsc() - unmap_t0);
+	probe(b, l, iova);
+}
+
 static inline bool lane_sample(struct svc_bench *b, struct svc_lane *l)
 {
 	if (++l->tick < b->o->sample_every)
@@ -258,13 +269,8 @@ static int pair_one(struct svc_bench *b, struct svc_lane *l, uint64_t len)
 	rc = uvtd_unmap(l->dom, iova, len);
 	if (rc)
 		return rc;
-	if (s) {
-		uint64_t t3 = rte_rdtsc();
-
-		perf_lat_add(&l->map, t1 - t0);
-		perf_lat_add(&l->unmap, t3 - t2);
-		probe(b, l, iova);
-	}
+	if (s)
+		sampled_pair_done(b, l, t1 - t0, t2, iova);
 	return 1;
 }
 
@@ -272,7 +278,7 @@ static int pair_one(struct svc_bench *b, struct svc_lane *l, uint64_t len)
 static int pair_burst(struct svc_bench *b, struct svc_lane *l)
 {
 	unsigned int n = b->burst;
-	uint64_t t0, t1, t2, t3;
+	uint64_t t0, t1, t2;
 	int rc;
 
 	for (unsigned int i = 0; i < n; i++)
@@ -292,10 +298,7 @@ static int pair_burst(struct svc_bench *b, struct svc_lane *l)
 	rc = uvtd_unmap_burst(l->dom, l->ureq, n);
 	if (rc != (int)n)
 		return rc < 0 ? rc : -EIO;
-	t3 = rte_rdtsc();
-	perf_lat_add(&l->map, t1 - t0);
-	perf_lat_add(&l->unmap, t3 - t2);
-	probe(b, l, l->ureq[0].iova);
+	sampled_pair_done(b, l, t1 - t0, t2, l->ureq[0].iova);
 	return (int)n;
 }
 
@@ -338,13 +341,8 @@ static int pair_base(struct svc_bench *b, struct svc_lane *l)
 	if (rc)
 		return rc;
 	uvtd_iova_free(b->biova, l->cache, iova, b->page);
-	if (s) {
-		uint64_t t3 = rte_rdtsc();
-
-		perf_lat_add(&l->map, t1 - t0);
-		perf_lat_add(&l->unmap, t3 - t2);
-		probe(b, l, iova);
-	}
+	if (s)
+		sampled_pair_done(b, l, t1 - t0, t2, iova);
 	return 1;
 }
 

@@ -540,24 +540,40 @@ bool emu_iotlb_lookup(struct vtdemu *emu, uint16_t did, uint32_t pasid,
 	return false;
 }
 
+/* IOTLB and paging-structure entries share one key and value layout:
+ * (did, pasid) and the address prefix at a level; the frame (or next table)
+ * with its permission and kind. levels marks which levels the cache holds,
+ * so lookups skip levels never filled. */
+static void fill_level_entry(struct vtdemu *emu, struct emu_htab *t,
+			     uint32_t *levels, enum vtdemu_cache_kind ck,
+			     uint16_t did, uint32_t pasid, uint64_t iova,
+			     unsigned int level, uint64_t addr,
+			     unsigned int perm, unsigned int kind,
+			     const struct emu_gens *g)
+{
+	uint64_t prefix = iova >> level_shift(level);
+	struct emu_ce e = {
+		.k0 = ((uint64_t)did << 32) | pasid,
+		.k1 = (prefix << 3) | level,
+		.v0 = (addr & ~0xfffull) | (perm & 3) | ((uint64_t)kind << 2),
+		.v1 = 0,
+		.hash = iotlb_hash(did, prefix, level),
+	};
+
+	__atomic_fetch_or(levels, 1u << level, __ATOMIC_SEQ_CST);
+	emu_htab_insert(emu, t, &e, ck, g->g[ck]);
+}
+
 void emu_iotlb_fill(struct vtdemu *emu, uint16_t did, uint32_t pasid,
 		    uint64_t iova, uint64_t frame, unsigned int perm,
 		    unsigned int level, unsigned int kind,
 		    const struct emu_gens *g)
 {
 	struct emu_backend *be = emu_be(emu);
-	uint64_t page = iova >> level_shift(level);
-	struct emu_ce e = {
-		.k0 = ((uint64_t)did << 32) | pasid,
-		.k1 = (page << 3) | level,
-		.v0 = (frame & ~0xfffull) | (perm & 3) | ((uint64_t)kind << 2),
-		.v1 = 0,
-		.hash = iotlb_hash(did, page, level),
-	};
 
-	__atomic_fetch_or(&be->iotlb_levels, 1u << level, __ATOMIC_SEQ_CST);
-	emu_htab_insert(emu, &be->iotlb, &e, VTDEMU_CACHE_IOTLB,
-			g->g[VTDEMU_CACHE_IOTLB]);
+	fill_level_entry(emu, &be->iotlb, &be->iotlb_levels,
+			 VTDEMU_CACHE_IOTLB, did, pasid, iova, level, frame,
+			 perm, kind, g);
 }
 
 bool emu_pwc_lookup(struct vtdemu *emu, uint16_t did, uint32_t pasid,
@@ -588,18 +604,9 @@ void emu_pwc_fill(struct vtdemu *emu, uint16_t did, uint32_t pasid,
 		  const struct emu_gens *g)
 {
 	struct emu_backend *be = emu_be(emu);
-	uint64_t prefix = iova >> level_shift(level);
-	struct emu_ce e = {
-		.k0 = ((uint64_t)did << 32) | pasid,
-		.k1 = (prefix << 3) | level,
-		.v0 = (next & ~0xfffull) | (perm & 3) | ((uint64_t)kind << 2),
-		.v1 = 0,
-		.hash = iotlb_hash(did, prefix, level),
-	};
 
-	__atomic_fetch_or(&be->pwc_levels, 1u << level, __ATOMIC_SEQ_CST);
-	emu_htab_insert(emu, &be->pwc, &e, VTDEMU_CACHE_PWC,
-			g->g[VTDEMU_CACHE_PWC]);
+	fill_level_entry(emu, &be->pwc, &be->pwc_levels, VTDEMU_CACHE_PWC,
+			 did, pasid, iova, level, next, perm, kind, g);
 }
 
 /* The not-present cache holds three kinds of keys: a context-stage result
