@@ -730,6 +730,10 @@ int uvtd_domain_create(const struct uvtd_domain_conf *conf)
 		}
 		ic.base = d->iova_base;
 		ic.size = d->iova_size;
+		/* The most one lcore frees at once: its lazy queue, or a
+		 * burst (uvtd_iova.c, mag_size_of). */
+		ic.flush_batch = RTE_MAX(rte_align32pow2(d->lazy_entries),
+					 (uint32_t)UVTD_BURST_MAX);
 		rc = uvtd_iova_create(&ic, &d->iova);
 		if (rc)
 			goto out;

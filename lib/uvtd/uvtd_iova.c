@@ -40,6 +40,7 @@ struct depot {
 
 struct class_region {
 	uint64_t base;           /* [I] aligned to the block size */
+	uint32_t mag_size;       /* [I] magazine capacity of this class */
 	uint64_t nblocks;        /* [I] */
 	uint8_t *state;          /* [A] one byte per block */
 	struct depot depot;
@@ -63,7 +64,6 @@ struct uvtd_iova_cache {
 
 struct uvtd_iova {
 	struct uvtd_iova_conf conf;              /* [I] */
-	unsigned int mag_size;                   /* [I] */
 	unsigned int region_shift;               /* [I] log2 region, 0: none */
 	struct class_region cls[UVTD_IOVA_CLASSES];
 	/* Large region. */
@@ -97,10 +97,10 @@ static inline uint64_t block_bytes(int k)
 	return PAGE << k;
 }
 
-static struct mag *mag_new(const struct uvtd_iova *a)
+static struct mag *mag_new(const struct uvtd_iova *a, int k)
 {
 	return rte_zmalloc_socket("uvtd_mag",
-				  sizeof(struct mag) + a->mag_size * 4, 0,
+				  sizeof(struct mag) + a->cls[k].mag_size * 4, 0,
 				  a->conf.socket);
 }
 
@@ -108,12 +108,35 @@ static struct mag *mag_new(const struct uvtd_iova *a)
 static void slab_fill(const struct uvtd_iova *a, struct uvtd_iova_cache *c,
 		      int k, struct mag *m)
 {
-	uint32_t n = RTE_MIN(a->mag_size - m->n,
+	uint32_t n = RTE_MIN(a->cls[k].mag_size - m->n,
 			     c->slab_end[k] - c->slab_next[k]);
 
 	for (uint32_t i = 0; i < n; i++)
 		m->idx[m->n++] = c->slab_next[k] + n - 1 - i;
 	c->slab_next[k] += n;
+}
+
+/* Magazine capacity of a class of nblocks blocks. A lazy flush frees a
+ * whole queue of IOVAs at once on one lcore: with magazines of
+ * UVTD_IOVA_MAG_SIZE, a flush of 256 overflowed the lcore's two magazines
+ * and took the depot's lock twice, and the next 256 maps twice more: four
+ * lock handovers per 256 pairs when two lcores do it, about 4 ns a pair
+ * (bench_svc lazy, 2 lcores). Magazines of a flush's size keep the
+ * round trip in the lcore's own cache. The size stays at most 1/64 of the
+ * class (never below the default), so that the large classes, which hold
+ * few blocks, are not all parked in a few lcores' caches. */
+static uint32_t mag_size_of(const struct uvtd_iova_conf *conf,
+			    uint64_t nblocks)
+{
+	uint64_t want = RTE_MAX((uint64_t)UVTD_IOVA_MAG_SIZE,
+				(uint64_t)conf->flush_batch);
+
+	if (conf->mag_size)
+		return conf->mag_size;
+	uint64_t cap = RTE_MAX((uint64_t)UVTD_IOVA_MAG_SIZE, nblocks / 64);
+
+	want = RTE_MIN(want, cap);
+	return (uint32_t)RTE_MIN(want, (uint64_t)UVTD_IOVA_MAG_MAX);
 }
 
 int uvtd_iova_create(const struct uvtd_iova_conf *conf, struct uvtd_iova **out)
@@ -131,7 +154,6 @@ int uvtd_iova_create(const struct uvtd_iova_conf *conf, struct uvtd_iova **out)
 	if (a == NULL)
 		return -ENOMEM;
 	a->conf = *conf;
-	a->mag_size = conf->mag_size ? conf->mag_size : UVTD_IOVA_MAG_SIZE;
 	uvtd_lock_init(&a->lock);
 
 	/* A sixteenth of the window per class (seven of them): most of the
@@ -149,6 +171,7 @@ int uvtd_iova_create(const struct uvtd_iova_conf *conf, struct uvtd_iova **out)
 
 		r->base = cur;
 		r->nblocks = region / block_bytes(k);
+		r->mag_size = mag_size_of(conf, r->nblocks);
 		cur += region;
 		uvtd_lock_init(&r->depot.lock);
 		if (r->nblocks == 0)
@@ -157,7 +180,7 @@ int uvtd_iova_create(const struct uvtd_iova_conf *conf, struct uvtd_iova **out)
 					      conf->socket);
 		/* Enough magazines for every block, plus one empty: a free
 		 * can then always trade a full magazine for an empty one. */
-		nmags = (r->nblocks + a->mag_size - 1) / a->mag_size + 1;
+		nmags = (r->nblocks + r->mag_size - 1) / r->mag_size + 1;
 		r->depot.full = rte_zmalloc_socket("uvtd_depot",
 				nmags * sizeof(void *), 0, conf->socket);
 		r->depot.empty = rte_zmalloc_socket("uvtd_depot",
@@ -165,7 +188,7 @@ int uvtd_iova_create(const struct uvtd_iova_conf *conf, struct uvtd_iova **out)
 		if (!r->state || !r->depot.full || !r->depot.empty)
 			goto nomem;
 		for (uint64_t i = 0; i < nmags; i++) {
-			struct mag *m = mag_new(a);
+			struct mag *m = mag_new(a, k);
 
 			if (m == NULL)
 				goto nomem;
@@ -235,8 +258,8 @@ struct uvtd_iova_cache *uvtd_iova_cache_create(struct uvtd_iova *a)
 	if (c == NULL)
 		return NULL;
 	for (int k = 0; k < UVTD_IOVA_CLASSES; k++) {
-		c->loaded[k] = mag_new(a);
-		c->prev[k] = mag_new(a);
+		c->loaded[k] = mag_new(a, k);
+		c->prev[k] = mag_new(a, k);
 		if (!c->loaded[k] || !c->prev[k]) {
 			for (int j = 0; j <= k; j++) {
 				rte_free(c->loaded[j]);
@@ -265,13 +288,13 @@ static void depot_take_back(struct uvtd_iova *a, int k, struct mag *m)
 
 		/* Fill the last full-stack magazine if it has room, else
 		 * start a new one from the empty stack. */
-		if (d->nfull && d->full[d->nfull - 1]->n < a->mag_size) {
+		if (d->nfull && d->full[d->nfull - 1]->n < a->cls[k].mag_size) {
 			dst = d->full[d->nfull - 1];
 		} else {
 			dst = d->empty[--d->nempty];
 			d->full[d->nfull++] = dst;
 		}
-		while (m->n && dst->n < a->mag_size)
+		while (m->n && dst->n < a->cls[k].mag_size)
 			dst->idx[dst->n++] = m->idx[--m->n];
 	}
 	uvtd_unlock(&d->lock);
@@ -350,7 +373,7 @@ static bool depot_refill(struct uvtd_iova *a, int k, struct uvtd_iova_cache *c)
 		 * for the small classes, so that two lcores' mappings land
 		 * in different leaf page-table pages and do not share their
 		 * cache lines (the driver counts entries per table page). */
-		uint64_t want = RTE_MAX((uint64_t)a->mag_size,
+		uint64_t want = RTE_MAX((uint64_t)r->mag_size,
 					(2ull << 20) / block_bytes(k));
 		uint64_t n = RTE_MIN(want, r->nblocks - d->bump);
 
@@ -563,7 +586,7 @@ static void cache_put(struct uvtd_iova *a, struct uvtd_iova_cache *c, int k,
 {
 	struct mag *m = c->loaded[k];
 
-	if (unlikely(m->n == a->mag_size)) {
+	if (unlikely(m->n == a->cls[k].mag_size)) {
 		if (c->prev[k]->n == 0) {
 			c->loaded[k] = c->prev[k];
 			c->prev[k] = m;

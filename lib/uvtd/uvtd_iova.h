@@ -40,12 +40,18 @@
 
 #define UVTD_IOVA_CLASSES   7     /* 1, 2, 4 ... 64 pages */
 #define UVTD_IOVA_MAG_SIZE  64    /* default magazine capacity */
+#define UVTD_IOVA_MAG_MAX   4096  /* largest capacity flush_batch asks */
 
 struct uvtd_iova_conf {
 	uint64_t base;         /* window start (4 KiB aligned) */
 	uint64_t size;         /* window size (4 KiB multiple) */
 	bool guard;
-	unsigned int mag_size; /* 0: UVTD_IOVA_MAG_SIZE */
+	unsigned int mag_size; /* every class's magazine capacity; 0: by class,
+				* from flush_batch (uvtd_iova.c) */
+	/* How many IOVAs an lcore frees at once (its lazy flush queue's
+	 * entries; 0: none): magazines hold that many where the class is
+	 * large enough, so the frees land in the lcore's own cache. */
+	unsigned int flush_batch;
 	int socket;
 };
 

@@ -28,6 +28,75 @@ static void set_err(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
+__thread struct emu_shard_tls emu_shard_tls[EMU_SHARD_TLS];
+static __thread unsigned int emu_shard_tls_next;
+static uint64_t emu_serial_next;
+
+struct emu_stat_shard *emu_shard_slow(struct vtdemu *emu)
+{
+	pthread_t self = pthread_self();
+	struct emu_stat_shard *sh;
+
+	pthread_mutex_lock(&emu->stats_lock);
+	for (sh = atomic_load_explicit(&emu->shards, memory_order_acquire);
+	     sh != NULL; sh = sh->next)
+		if (pthread_equal(sh->owner, self))
+			break;   /* ours, or a finished thread's with our id */
+	if (sh == NULL) {
+		sh = aligned_alloc(64, sizeof(*sh));
+		if (sh != NULL) {
+			memset(sh, 0, sizeof(*sh));
+			sh->owner = self;
+			sh->owned = true;
+			sh->next = atomic_load_explicit(&emu->shards,
+							memory_order_relaxed);
+			/* Release: a summing reader sees the zeroed shard. */
+			atomic_store_explicit(&emu->shards, sh,
+					      memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&emu->stats_lock);
+	if (sh == NULL)
+		return &emu->spill;     /* not remembered: try again later */
+	emu_shard_tls[emu_shard_tls_next].serial = emu->serial;
+	emu_shard_tls[emu_shard_tls_next].sh = sh;
+	emu_shard_tls_next = (emu_shard_tls_next + 1) % EMU_SHARD_TLS;
+	return sh;
+}
+
+static uint64_t stat_raw(struct vtdemu *emu, size_t off)
+{
+	uint64_t v = __atomic_load_n((const uint64_t *)(const void *)
+				     ((const uint8_t *)&emu->spill.s + off),
+				     __ATOMIC_RELAXED);
+
+	for (struct emu_stat_shard *sh = atomic_load_explicit(&emu->shards,
+						memory_order_acquire);
+	     sh != NULL; sh = sh->next)
+		v += __atomic_load_n((const uint64_t *)(const void *)
+				     ((const uint8_t *)&sh->s + off),
+				     __ATOMIC_RELAXED);
+	return v;
+}
+
+uint64_t emu_stat_sum(struct vtdemu *emu, size_t off)
+{
+	uint64_t v, b;
+
+	pthread_mutex_lock(&emu->stats_lock);
+	v = stat_raw(emu, off);
+	b = *(const uint64_t *)(const void *)((const uint8_t *)&emu->base + off);
+	pthread_mutex_unlock(&emu->stats_lock);
+	return v - b;
+}
+
+void emu_stat_rebase(struct vtdemu *emu, size_t off)
+{
+	pthread_mutex_lock(&emu->stats_lock);
+	*(uint64_t *)(void *)((uint8_t *)&emu->base + off) = stat_raw(emu, off);
+	pthread_mutex_unlock(&emu->stats_lock);
+}
+
 struct vtdemu *vtdemu_create(const struct vtdemu_config *cfg, char *err,
 			     size_t errlen)
 {
@@ -50,11 +119,15 @@ struct vtdemu *vtdemu_create(const struct vtdemu_config *cfg, char *err,
 		return NULL;
 	}
 
-	struct vtdemu *emu = calloc(1, sizeof(*emu));
+	struct vtdemu *emu = aligned_alloc(64, (sizeof(*emu) + 63) & ~(size_t)63);
 	if (emu == NULL) {
 		set_err(err, errlen, "out of memory");
 		return NULL;
 	}
+	memset(emu, 0, sizeof(*emu));
+	/* Never 0 (an empty thread-local slot), never reused. */
+	emu->serial = __atomic_add_fetch(&emu_serial_next, 1, __ATOMIC_RELAXED);
+	pthread_mutex_init(&emu->stats_lock, NULL);
 	emu->cfg = *cfg;
 	emu->ver = cfg->caps.ver;
 	emu->cap = cfg->caps.cap;
@@ -82,6 +155,7 @@ fail_thread:
 fail_backend:
 	emu_qi_fini(emu);
 fail_qi:
+	pthread_mutex_destroy(&emu->stats_lock);
 	pthread_mutex_destroy(&emu->fault_lock);
 	pthread_mutex_destroy(&emu->reg_lock);
 	free(emu->regs);
@@ -96,6 +170,11 @@ void vtdemu_destroy(struct vtdemu *emu)
 	emu_thread_stop(emu);
 	emu_backend_fini(emu);
 	emu_qi_fini(emu);
+	for (struct emu_stat_shard *sh = emu->shards, *nx; sh != NULL; sh = nx) {
+		nx = sh->next;
+		free(sh);
+	}
+	pthread_mutex_destroy(&emu->stats_lock);
 	pthread_mutex_destroy(&emu->fault_lock);
 	pthread_mutex_destroy(&emu->reg_lock);
 	free(emu->regs);
@@ -122,27 +201,47 @@ int vtdemu_quiesce(struct vtdemu *emu, uint64_t timeout_ns)
 	return emu_qi_quiesce(emu, timeout_ns);
 }
 
-/* vtdemu_stats is a flat array of uint64_t counters: copy and clear them
- * word by word with relaxed atomics (writers add with relaxed atomics). */
+/* vtdemu_stats is a flat array of uint64_t counters: summed word by word
+ * over the shards (relaxed loads; each owner stores relaxed). A reset
+ * writes no shard: it records the sums as the new base, which readers
+ * subtract, so it cannot lose a concurrent owner's update. */
 _Static_assert(sizeof(struct vtdemu_stats) % sizeof(uint64_t) == 0,
 	       "vtdemu_stats must hold only uint64_t counters");
 #define STATS_WORDS (sizeof(struct vtdemu_stats) / sizeof(uint64_t))
 
-void vtdemu_stats_get(struct vtdemu *emu, struct vtdemu_stats *stats)
+static void stats_raw(struct vtdemu *emu, uint64_t *dst)
 {
-	const uint64_t *src = (const uint64_t *)(const void *)&emu->stats;
-	uint64_t *dst = (uint64_t *)(void *)stats;
+	const uint64_t *sp = (const uint64_t *)(const void *)&emu->spill.s;
 
 	for (size_t i = 0; i < STATS_WORDS; i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+		dst[i] = __atomic_load_n(&sp[i], __ATOMIC_RELAXED);
+	for (struct emu_stat_shard *sh = atomic_load_explicit(&emu->shards,
+						memory_order_acquire);
+	     sh != NULL; sh = sh->next) {
+		const uint64_t *src = (const uint64_t *)(const void *)&sh->s;
+
+		for (size_t i = 0; i < STATS_WORDS; i++)
+			dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	}
+}
+
+void vtdemu_stats_get(struct vtdemu *emu, struct vtdemu_stats *stats)
+{
+	uint64_t *dst = (uint64_t *)(void *)stats;
+	const uint64_t *b = (const uint64_t *)(const void *)&emu->base;
+
+	pthread_mutex_lock(&emu->stats_lock);
+	stats_raw(emu, dst);
+	for (size_t i = 0; i < STATS_WORDS; i++)
+		dst[i] -= b[i];
+	pthread_mutex_unlock(&emu->stats_lock);
 }
 
 void vtdemu_stats_reset(struct vtdemu *emu)
 {
-	uint64_t *w = (uint64_t *)(void *)&emu->stats;
-
-	for (size_t i = 0; i < STATS_WORDS; i++)
-		__atomic_store_n(&w[i], 0, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&emu->stats_lock);
+	stats_raw(emu, (uint64_t *)(void *)&emu->base);
+	pthread_mutex_unlock(&emu->stats_lock);
 }
 
 const char *vtdemu_desc_stat_name(enum vtdemu_desc_stat kind)

@@ -21,9 +21,24 @@
 #define VTDEMU_INTERNAL_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "vtdemu.h"
+
+/* Statistics, one shard per thread that updates them: the owner adds with
+ * plain (relaxed) loads and stores on its own cache lines, and readers sum
+ * the shards. One shared set of counters took a locked add per event on
+ * lines that every thread writing IQT moved to its core: with two lcores
+ * publishing in turn, the statistics of a queue run were a good part of
+ * the run (lib/uvtd's bench_svc, docs/benchmarks.md). */
+struct emu_stat_shard {
+	struct vtdemu_stats s;
+	struct emu_stat_shard *next;        /* [I] once pushed */
+	pthread_t owner;                    /* [I] */
+	bool owned;                         /* [I] false: the spill shard */
+} __attribute__((aligned(64)));
 
 struct emu_qi;      /* front end */
 struct emu_thread;  /* front end */
@@ -37,10 +52,12 @@ struct vtdemu {
 	/* Register file, page aligned, vtdemu_regs_size() bytes. */
 	uint8_t *regs;                      /* content [R]; readers load */
 	size_t regs_size;                   /* [I] */
-	pthread_mutex_t reg_lock;
+	/* On its own line: every lock and unlock writes it, and the fields
+	 * around it are read by every thread. */
+	alignas(64) pthread_mutex_t reg_lock;
 
 	/* State the back end reads, published by the front end. */
-	_Atomic uint64_t root_table;        /* [A] RTADDR latched by SRTP: RTA|TTM */
+	alignas(64) _Atomic uint64_t root_table;        /* [A] RTADDR latched by SRTP: RTA|TTM */
 	_Atomic bool translation_enabled;   /* [A] GSTS.TES */
 
 	struct emu_qi *qi;                  /* front end */
@@ -51,12 +68,58 @@ struct vtdemu {
 
 	struct emu_backend *backend;        /* [C] */
 
-	/* Statistics: every counter updated with relaxed atomic adds. */
-	struct vtdemu_stats stats;
+	/* Statistics (see struct emu_stat_shard). */
+	uint64_t serial;                    /* [I] unique among all units */
+	struct emu_stat_shard *_Atomic shards; /* [A] push-only list */
+	pthread_mutex_t stats_lock;         /* shard creation, base */
+	struct vtdemu_stats base;           /* [stats_lock] the sums at the
+					     * last reset */
+	/* Used, with atomic adds, by a thread whose shard could not be
+	 * allocated. */
+	struct emu_stat_shard spill;
 };
 
+/* The calling thread's shard of emu's statistics (never NULL). */
+struct emu_stat_shard *emu_shard_slow(struct vtdemu *emu);
+struct emu_shard_tls {
+	uint64_t serial;
+	struct emu_stat_shard *sh;
+};
+#define EMU_SHARD_TLS 4
+extern __thread struct emu_shard_tls emu_shard_tls[EMU_SHARD_TLS];
+
+static inline struct emu_stat_shard *emu_shard(struct vtdemu *emu)
+{
+	for (unsigned int i = 0; i < EMU_SHARD_TLS; i++)
+		if (emu_shard_tls[i].serial == emu->serial)
+			return emu_shard_tls[i].sh;
+	return emu_shard_slow(emu);
+}
+
+static inline void emu_shard_add(struct emu_stat_shard *sh, size_t off,
+				 uint64_t n)
+{
+	uint64_t *p = (uint64_t *)(void *)((uint8_t *)&sh->s + off);
+
+	/* Readers load relaxed; only the owner stores. */
+	if (__builtin_expect(sh->owned, 1))
+		__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n,
+				 __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(p, n, __ATOMIC_RELAXED);
+}
+
+#define EMU_STAT_OFF(field) offsetof(struct vtdemu_stats, field)
+/* Adds to a counter of the calling thread's shard. */
 #define EMU_STAT_ADD(emu, field, n) \
-	__atomic_fetch_add(&(emu)->stats.field, (n), __ATOMIC_RELAXED)
+	emu_shard_add(emu_shard(emu), EMU_STAT_OFF(field), (uint64_t)(n))
+/* The same with a shard already looked up (several counters in a row). */
+#define EMU_SHARD_ADD(sh, field, n) \
+	emu_shard_add((sh), EMU_STAT_OFF(field), (uint64_t)(n))
+
+/* Sum of every shard's field, less the base (a reset's). */
+uint64_t emu_stat_sum(struct vtdemu *emu, size_t off);
+void emu_stat_rebase(struct vtdemu *emu, size_t off);
 
 /* Resolves "physical" memory through the configured callback. NULL when it
  * does not exist; never for a range crossing a 4 KiB boundary. */

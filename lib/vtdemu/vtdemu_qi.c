@@ -55,7 +55,8 @@ struct emu_thread {
 	uint64_t timer_deadline;
 };
 
-/* Per-run sums, added to emu->stats once at the end of a run. */
+/* Per-run sums, added to the thread's statistics shard at the end of a
+ * run (and before a status write). */
 struct qi_acc {
 	uint64_t desc[VTDEMU_DS_KINDS];
 	uint64_t waits, status_writes, aborted, lost, coarsened, unaligned;
@@ -65,10 +66,12 @@ struct qi_acc {
 
 static void acc_flush(struct vtdemu *emu, const struct qi_acc *a)
 {
+	struct emu_stat_shard *sh = emu_shard(emu);
+
 	for (unsigned int k = 0; k < VTDEMU_DS_KINDS; k++)
 		if (a->desc[k])
-			EMU_STAT_ADD(emu, desc[k], a->desc[k]);
-#define FLUSH(field, v) do { if (v) EMU_STAT_ADD(emu, field, v); } while (0)
+			EMU_SHARD_ADD(sh, desc[k], a->desc[k]);
+#define FLUSH(field, v) do { if (v) EMU_SHARD_ADD(sh, field, v); } while (0)
 	FLUSH(waits, a->waits);
 	FLUSH(wait_status_writes, a->status_writes);
 	FLUSH(waits_aborted, a->aborted);

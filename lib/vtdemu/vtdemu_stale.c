@@ -102,7 +102,7 @@ void emu_stale_check(struct vtdemu *emu, const struct emu_req *rq,
 
 uint64_t vtdemu_stale_count(struct vtdemu *emu)
 {
-	return __atomic_load_n(&emu->stats.stale_uses, __ATOMIC_RELAXED);
+	return emu_stat_sum(emu, EMU_STAT_OFF(stale_uses));
 }
 
 unsigned int vtdemu_stale_records(struct vtdemu *emu,
@@ -126,6 +126,6 @@ void vtdemu_stale_reset(struct vtdemu *emu)
 
 	pthread_mutex_lock(&be->stale_lock);
 	be->stale_n = 0;
-	__atomic_store_n(&emu->stats.stale_uses, 0, __ATOMIC_RELAXED);
+	emu_stat_rebase(emu, EMU_STAT_OFF(stale_uses));
 	pthread_mutex_unlock(&be->stale_lock);
 }

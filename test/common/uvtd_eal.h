@@ -21,6 +21,12 @@
 enum uvtd_eal_mode {
 	UVTD_EAL_VA,   /* --no-huge -m 512: runs anywhere */
 	UVTD_EAL_PA,   /* hugepages, --iova-mode=pa (needs root + hugepages) */
+	/* Hugepages with nothing preallocated (no -m): the heap grows by the
+	 * page and an rte_free of whole pages gives them back, with memory
+	 * events. Like PA, returns -1 without root or free hugepages. VA_DYN
+	 * addresses may lie above an emulated unit's address width. */
+	UVTD_EAL_VA_DYN,
+	UVTD_EAL_PA_DYN,
 };
 
 static char uvtd_eal_prefix[64];
@@ -76,9 +82,12 @@ static inline int uvtd_test_eal_init(const char *prog, enum uvtd_eal_mode mode)
 		 * not compatible with --in-memory"); --no-huge leaves no
 		 * hugepage files behind anyway. */
 		argv[argc++] = (char *)"--in-memory";
-		argv[argc++] = (char *)"--iova-mode=pa";
-		argv[argc++] = (char *)"-m";
-		argv[argc++] = (char *)"256";
+		argv[argc++] = mode == UVTD_EAL_VA_DYN ?
+			(char *)"--iova-mode=va" : (char *)"--iova-mode=pa";
+		if (mode == UVTD_EAL_PA) {
+			argv[argc++] = (char *)"-m";
+			argv[argc++] = (char *)"256";
+		}
 	}
 	if (env && *env) {
 		snprintf(extra, sizeof(extra), "%s", env);

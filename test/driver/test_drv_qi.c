@@ -530,7 +530,10 @@ static int lockstep_main(void *arg)
 	}
 }
 
-static void test_two_lcores_lockstep(void)
+/* handoff: 0 makes every producer that finds pub_lock taken poke and leave
+ * at once, so the leave-it-to-the-holder path runs at nearly every round;
+ * the default waits for the holder first and pokes only a slow one. */
+static void lockstep_run(bool handoff)
 {
 	struct drv_env env;
 	struct vtd_unit_params p;
@@ -544,6 +547,8 @@ static void test_two_lcores_lockstep(void)
 	p.enable_translation = true;
 	p.timeout_ns = 50 * MS;
 	TRY(qi_open(&env, "qemu-cm-off", VTDEMU_INLINE, 0, &p), "open");
+	if (!handoff)
+		env.u->qi->handoff_cycles = 0;
 	memset(l, 0, sizeof(l));
 	for (int i = 0; i < 2; i++) {
 		l[i].u = env.u;
@@ -561,9 +566,145 @@ static void test_two_lcores_lockstep(void)
 		CHECK_EQ(l[i].timeouts, 0);
 		CHECK_EQ(l[i].errors, 0);
 	}
-	printf("# lockstep: %" PRIu64 " + %" PRIu64 " rounds\n", l[0].rounds,
+	printf("# lockstep (%s): %" PRIu64 " + %" PRIu64 " rounds\n",
+	       handoff ? "wait for the holder" : "poke at once", l[0].rounds,
 	       l[1].rounds);
 	drv_close(&env);
+}
+
+static void test_two_lcores_lockstep(void)
+{
+	lockstep_run(false);
+	lockstep_run(true);
+}
+
+/* A holder of pub_lock that does not let go (descheduled) must not hold
+ * another producer's submit for longer than the hand-off bound: the
+ * producer pokes and leaves, and the next publisher publishes its batch.
+ * The test itself plays the holder: it sets the lock bit, waits for lcore
+ * 1's submit to return, then clears the lock and submits a batch of its
+ * own, whose publication carries lcore 1's (its mark is below ours).
+ * Planted: an unbounded wait for the holder (handoff_cycles huge) keeps
+ * the submit from returning while the lock is held, which the check
+ * sees. */
+struct holder_arg {
+	struct vtd_unit *u;
+	uint32_t seq;
+	int submitted;               /* [A] 1 when the submit returned */
+	int rc, wait_rc;
+	int go_wait;                 /* [A] */
+};
+
+static int held_submitter(void *arg)
+{
+	struct holder_arg *h = arg;
+	struct vtd_qctx *c = vtd_qctx_get(h->u, rte_lcore_id());
+	struct vtd_desc d = psi(31, 0x1000, 0);
+
+	h->rc = c ? vtd_qctx_add(c, &d) : -ENOMEM;
+	if (h->rc == 0)
+		h->rc = vtd_qctx_submit(c, &h->seq);
+	__atomic_store_n(&h->submitted, 1, __ATOMIC_RELEASE);
+	if (h->rc)
+		return 0;
+	while (!__atomic_load_n(&h->go_wait, __ATOMIC_ACQUIRE))
+		rte_pause();
+	h->wait_rc = vtd_qctx_wait(c, h->seq);
+	return 0;
+}
+
+/* Returns whether lcore 1's submit returned while the lock was held. */
+static bool handoff_scenario(uint64_t handoff_cycles)
+{
+	struct drv_env env;
+	struct holder_arg h = { 0 };
+	struct vtd_qctx *mine;
+	struct vtd_desc d = psi(32, 0x2000, 0);
+	uint32_t seq = 0;
+	uint64_t give_up;
+	bool early;
+
+	if (qi_open(&env, "qemu-cm-off", VTDEMU_INLINE, 0, NULL)) {
+		CHECK(0, "open");
+		return false;
+	}
+	env.u->qi->handoff_cycles = handoff_cycles;
+	h.u = env.u;
+	/* Play a holder that is not going anywhere. */
+	__atomic_fetch_or(&env.u->qi->pub_lock, VTD_QI_PUB_LOCKED,
+			  __ATOMIC_ACQUIRE);
+	if (launch_l1(held_submitter, &h) != 0) {
+		CHECK(0, "launch");
+		__atomic_fetch_and(&env.u->qi->pub_lock, ~VTD_QI_PUB_LOCKED,
+				   __ATOMIC_RELEASE);
+		drv_close(&env);
+		return false;
+	}
+	give_up = now_ns() + 200 * MS;
+	while (!__atomic_load_n(&h.submitted, __ATOMIC_ACQUIRE) &&
+	       now_ns() < give_up)
+		rte_pause();
+	early = __atomic_load_n(&h.submitted, __ATOMIC_ACQUIRE);
+	/* Let go as a publisher would, minus the publishing, which our own
+	 * submit below does (it scans from prod_tail, so it finds lcore 1's
+	 * mark first). Pokes taken over by that scan are cleared with it. */
+	__atomic_store_n(&env.u->qi->pub_lock, 0, __ATOMIC_RELEASE);
+	mine = vtd_qctx_get(env.u, rte_lcore_id());
+	CHECK(mine != NULL, "main context");
+	while (!__atomic_load_n(&h.submitted, __ATOMIC_ACQUIRE))
+		rte_pause();
+	if (mine) {
+		CHECK_EQ(vtd_qctx_add(mine, &d), 0);
+		CHECK_EQ(vtd_qctx_submit(mine, &seq), 0);
+		CHECK_EQ(vtd_qctx_wait(mine, seq), 0);
+	}
+	__atomic_store_n(&h.go_wait, 1, __ATOMIC_RELEASE);
+	join_l1();
+	CHECK_EQ(h.rc, 0);
+	CHECK_EQ(h.wait_rc, 0);
+	drv_close(&env);
+	return early;
+}
+
+/* The queue's verbs refuse NULL pointers with -EINVAL (and a log line)
+ * instead of crashing inside the queue. */
+static void test_null_args(void)
+{
+	struct drv_env env;
+	struct vtd_qctx *c;
+	struct vtd_desc d = psi(1, 0x1000, 0);
+	uint32_t seq;
+
+	TRY(qi_open(&env, "qemu-cm-off", VTDEMU_INLINE, 0, NULL), "open");
+	c = vtd_qctx_get(env.u, rte_lcore_id());
+	REQUIRE(c != NULL, "context");
+	CHECK(vtd_qctx_get(NULL, 0) == NULL, "qctx_get(NULL unit)");
+	CHECK_EQ(vtd_qctx_add(NULL, &d), -EINVAL);
+	CHECK_EQ(vtd_qctx_add(c, NULL), -EINVAL);
+	CHECK_EQ(vtd_qctx_submit(NULL, &seq), -EINVAL);
+	CHECK_EQ(vtd_qctx_submit(c, NULL), -EINVAL);
+	CHECK_EQ(vtd_qctx_wait(NULL, 1), -EINVAL);
+	CHECK_EQ(vtd_qctx_sync(NULL), -EINVAL);
+	CHECK(!vtd_qctx_done(NULL, 0), "qctx_done(NULL)");
+	CHECK_EQ(vtd_inv_range(NULL, NULL, 0, 4096, 0), -EINVAL);
+	CHECK_EQ(vtd_inv_range(c, NULL, 0, 4096, 0), -EINVAL);
+	/* Nothing was queued by the refusals: a sync still works. */
+	CHECK_EQ(vtd_qctx_sync(c), 0);
+	drv_close(&env);
+}
+
+static void test_publish_handoff_bound(void)
+{
+	if (rte_lcore_count() < 2 || !rte_lcore_is_enabled(1))
+		SKIP_TEST("needs lcore 1");
+	CHECK(handoff_scenario(rte_get_timer_hz() / 100000),
+	      "a 10 us hand-off bound: the submit returned while the lock "
+	      "was held");
+	CHECK(handoff_scenario(0), "poke at once: the submit returned");
+	/* The planted bug: no bound. */
+	CHECK(!handoff_scenario(UINT64_MAX / 4),
+	      "an unbounded wait for the holder must keep the submit from "
+	      "returning (else this test could not fail)");
 }
 
 /* Real invalidations from two lcores, each on its own device and domain:
@@ -1478,6 +1619,8 @@ int main(int argc, char **argv)
 	QRUN(test_two_lcores_threaded);
 	QRUN(test_two_lcores_inline);
 	QRUN(test_two_lcores_lockstep);
+	QRUN(test_publish_handoff_bound);
+	QRUN(test_null_args);
 	QRUN(test_two_lcores_no_stale);
 	QRUN(test_iqe_injected);
 	QRUN(test_iqe_positions_concurrent);

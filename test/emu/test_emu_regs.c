@@ -9,6 +9,7 @@
  * end's.
  */
 #include <errno.h>
+#include <pthread.h>
 
 #include "uvtd_test.h"
 #include "vtdemu.h"
@@ -233,6 +234,74 @@ static void test_gcmd_commands(void)
 	vtdemu_destroy(s);
 	vtdemu_destroy(q);
 	vtdemu_destroy(r);
+}
+
+/* Statistics are kept per updating thread (struct emu_stat_shard): every
+ * thread's counts add up, in each of more units than a thread remembers
+ * shards for (its slots are evicted and found again), across threads that
+ * end and new ones that may reuse their ids, and a reset subtracts without
+ * writing a shard. With the queue off, an IQT write is latched and counted
+ * only. The planted bug is a reader that sums only the calling thread's
+ * shard: summed that way, the main thread, which wrote nothing, must see
+ * none of the writes (else the cross-thread check could not fail). */
+#define STAT_UNITS 6                 /* > EMU_SHARD_TLS */
+#define STAT_THREADS 4
+#define STAT_WRITES 500
+
+static struct vtdemu *stat_emu[STAT_UNITS];
+
+static void *stat_writer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < STAT_WRITES; i++)
+		for (int u = 0; u < STAT_UNITS; u++)
+			vtdemu_reg_write(stat_emu[u], IQT, 0, 8);
+	return NULL;
+}
+
+static uint64_t own_shard_only(struct vtdemu *emu)
+{
+	pthread_t self = pthread_self();
+
+	for (struct emu_stat_shard *sh = emu->shards; sh; sh = sh->next)
+		if (pthread_equal(sh->owner, self))
+			return sh->s.iqt_writes;
+	return 0;
+}
+
+static void stat_round(uint64_t want)
+{
+	pthread_t t[STAT_THREADS];
+	struct vtdemu_stats st;
+
+	for (int i = 0; i < STAT_THREADS; i++)
+		REQUIRE(pthread_create(&t[i], NULL, stat_writer, NULL) == 0,
+			"thread");
+	for (int i = 0; i < STAT_THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int u = 0; u < STAT_UNITS; u++) {
+		vtdemu_stats_get(stat_emu[u], &st);
+		CHECK_EQ(st.iqt_writes, want);
+		CHECK_EQ(own_shard_only(stat_emu[u]), 0);
+	}
+}
+
+static void test_stats_shards(void)
+{
+	for (int u = 0; u < STAT_UNITS; u++)
+		REQUIRE((stat_emu[u] = make("qemu-cm-off")) != NULL, "unit");
+	stat_round(STAT_THREADS * STAT_WRITES);
+	/* New threads (ids may be reused), after a reset. */
+	for (int u = 0; u < STAT_UNITS; u++)
+		vtdemu_stats_reset(stat_emu[u]);
+	stat_round(STAT_THREADS * STAT_WRITES);
+	/* Counting goes on from the reset's base. */
+	vtdemu_reg_write(stat_emu[0], IQT, 0, 8);
+	struct vtdemu_stats st;
+	vtdemu_stats_get(stat_emu[0], &st);
+	CHECK_EQ(st.iqt_writes, STAT_THREADS * STAT_WRITES + 1);
+	for (int u = 0; u < STAT_UNITS; u++)
+		vtdemu_destroy(stat_emu[u]);
 }
 
 static void put_wait(uint64_t *slot, uint32_t data, uint64_t addr)
@@ -591,6 +660,7 @@ int main(void)
 	if (vtk_arena_init(&arena, 0, 8 << 20) != 0)
 		return 1;
 	RUN(test_read_only);
+	RUN(test_stats_shards);
 	RUN(test_read_write_masks);
 	RUN(test_srtp_latch);
 	RUN(test_srtp_esrtps);

@@ -5,8 +5,8 @@
  * figure: benchmarks report, tests judge.
  *
  *   meson benchmark -C build --suite service
- *   build/test/service/bench_svc [preset] [seconds] [policy] [lcores]
- *                                           (qemu-cm-off, 1, all, 2)
+ *   build/test/service/bench_svc [preset] [seconds] [policy] [lcores] [rounds]
+ *                                           (qemu-cm-off, 1, all, 2, 1)
  *
  * Pairs: strict and lazy map then unmap one buffer at a time; batched maps
  * a burst of 32 (uvtd_map_burst) and unmaps it (uvtd_unmap_burst).
@@ -17,6 +17,12 @@
  * figure relative to one lcore, so an idle machine would scale by about
  * lcores x eff, and eff below 1 is the cost of sharing (cache lines, the
  * unit's lock), not of the load.
+ *
+ * Rounds: one run of one lcore and one of two make a round; with several
+ * rounds (interleaved, so that a noisy moment hits both sides alike) a
+ * summary gives each policy's median two/one scaling and eff and their
+ * ranges. One run's ratio swings by 30 % on this shared machine; the
+ * median of nine rounds moves by a few percent.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -172,11 +178,29 @@ static double bench(enum uvtd_policy p, unsigned int nlcores, double secs,
 	return (double)pairs / secs;
 }
 
+static int dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), dcmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAX_ROUNDS 64
+
 int main(int argc, char **argv)
 {
 	const char *preset = argc > 1 ? argv[1] : "qemu-cm-off";
 	double secs = argc > 2 ? atof(argv[2]) : 1.0;
 	unsigned int max_lcores = argc > 4 && atoi(argv[4]) == 1 ? 1 : 2;
+	int rounds = argc > 5 ? atoi(argv[5]) : 1;
+	static double scal[3][MAX_ROUNDS]; /* by policy, as pol[] */
+	static double effs[RTE_DIM(scal)][MAX_ROUNDS];
 	static const enum uvtd_policy pol[] = {
 		UVTD_POLICY_STRICT, UVTD_POLICY_BATCHED, UVTD_POLICY_LAZY,
 	};
@@ -198,28 +222,57 @@ int main(int argc, char **argv)
 	printf("%-8s %7s %14s %10s %10s %14s %8s %14s %6s\n", "policy",
 	       "lcores", "pairs/s", "descs/pair", "IQT/pair", "modelled ns/pr",
 	       "scaling", "pairs/cpu-s", "eff");
-	for (unsigned int i = 0; i < RTE_DIM(pol); i++) {
-		double one = 0, one_cpu = 0;
+	if (rounds < 1 || rounds > MAX_ROUNDS) {
+		fprintf(stderr, "rounds: 1..%d\n", MAX_ROUNDS);
+		return 1;
+	}
+	for (int rd = 0; rd < rounds; rd++) {
+		for (unsigned int i = 0; i < RTE_DIM(pol); i++) {
+			double one = 0, one_cpu = 0;
 
-		/* A third argument runs one policy only (for profiling). */
-		if (argc > 3 && strcmp(argv[3], uvtd_policy_name(pol[i])))
-			continue;
+			/* A third argument runs one policy only (for
+			 * profiling); "all" runs every one. */
+			if (argc > 3 && strcmp(argv[3], "all") &&
+			    strcmp(argv[3], uvtd_policy_name(pol[i])))
+				continue;
 
-		/* A fourth argument caps the lcores (1: profiling the single
-		 * lcore path alone, e.g. under callgrind). */
-		for (unsigned int n = 1; n <= max_lcores; n++) {
-			double mns, descs, iqt, pcpu;
-			double r = bench(pol[i], n, secs, rte_malloc_virt2iova(mem),
-					 &mns, &descs, &iqt, &pcpu);
+			/* A fourth argument caps the lcores (1: profiling the
+			 * single lcore path alone, e.g. under callgrind). */
+			for (unsigned int n = 1; n <= max_lcores; n++) {
+				double mns, descs, iqt, pcpu;
+				double r = bench(pol[i], n, secs,
+						 rte_malloc_virt2iova(mem),
+						 &mns, &descs, &iqt, &pcpu);
 
-			if (n == 1) {
-				one = r;
-				one_cpu = pcpu;
+				if (n == 1) {
+					one = r;
+					one_cpu = pcpu;
+				}
+				printf("%-8s %7u %14.0f %10.3f %10.3f %14.1f "
+				       "%8.2f %14.0f %6.2f\n",
+				       uvtd_policy_name(pol[i]), n, r, descs,
+				       iqt, mns, r / one, pcpu,
+				       one_cpu > 0 ? pcpu / one_cpu : 0);
+				scal[i][rd] = one > 0 ? r / one : 0;
+				effs[i][rd] = one_cpu > 0 ? pcpu / one_cpu : 0;
 			}
-			printf("%-8s %7u %14.0f %10.3f %10.3f %14.1f %8.2f %14.0f "
-			       "%6.2f\n", uvtd_policy_name(pol[i]), n, r, descs,
-			       iqt, mns, r / one, pcpu,
-			       one_cpu > 0 ? pcpu / one_cpu : 0);
+		}
+	}
+	if (rounds > 1 && max_lcores > 1) {
+		printf("\n%d interleaved rounds: two lcores against one\n"
+		       "%-8s %16s %16s %8s %16s\n", rounds, "policy",
+		       "scaling median", "(min..max)", "eff", "(min..max)");
+		for (unsigned int i = 0; i < RTE_DIM(pol); i++) {
+			if (argc > 3 && strcmp(argv[3], "all") &&
+			    strcmp(argv[3], uvtd_policy_name(pol[i])))
+				continue;
+			double ms = median(scal[i], (unsigned int)rounds);
+			double me = median(effs[i], (unsigned int)rounds);
+
+			printf("%-8s %15.2fx %7.2f..%-7.2f %8.2f %7.2f..%-7.2f\n",
+			       uvtd_policy_name(pol[i]), ms, scal[i][0],
+			       scal[i][rounds - 1], me, effs[i][0],
+			       effs[i][rounds - 1]);
 		}
 	}
 	rte_free(mem);

@@ -85,6 +85,70 @@ static void test_hit_rate(void)
 	uvtd_iova_destroy(a);
 }
 
+/* Depot visits (misses after warm-up) per round of n allocs then n frees,
+ * the pattern of a lazy flush of n entries on one lcore. */
+static uint64_t flush_rounds_misses(unsigned int flush_batch, unsigned int n)
+{
+	struct uvtd_iova_conf conf = { .base = GiB, .size = 4 * GiB,
+				       .flush_batch = flush_batch,
+				       .socket = SOCKET_ID_ANY };
+	struct uvtd_iova *a = NULL;
+	struct uvtd_iova_cache *c;
+	struct uvtd_iova_stats s;
+	static uint64_t iova[1024];
+	uint64_t warm = 0;
+
+	if (uvtd_iova_create(&conf, &a) || (c = uvtd_iova_cache_create(a)) == NULL) {
+		CHECK(0, "allocator with flush_batch %u", flush_batch);
+		uvtd_iova_destroy(a);
+		return UINT64_MAX;
+	}
+	for (int round = 0; round < 100; round++) {
+		if (round == 10) {
+			uvtd_iova_stats_get(a, &s);
+			warm = s.misses;
+		}
+		for (unsigned int i = 0; i < n; i++) {
+			if (uvtd_iova_alloc(a, c, PG, &iova[i]))
+				goto fail;
+			uvtd_iova_map_done(a, iova[i], PG);
+		}
+		for (unsigned int i = 0; i < n; i++) {
+			if (uvtd_iova_claim(a, iova[i], PG))
+				goto fail;
+			uvtd_iova_free(a, c, iova[i], PG);
+		}
+	}
+	uvtd_iova_stats_get(a, &s);
+	CHECK_EQ(s.reuse_violations, 0);
+	uvtd_iova_cache_destroy(a, c);
+	uvtd_iova_destroy(a);
+	return s.misses - warm;
+fail:
+	CHECK(0, "alloc or claim failed (flush_batch %u, n %u)", flush_batch, n);
+	uvtd_iova_cache_destroy(a, c);
+	uvtd_iova_destroy(a);
+	return UINT64_MAX;
+}
+
+/* A lazy flush frees its whole queue at once: magazines sized by
+ * flush_batch keep those IOVAs in the lcore's cache, so a steady lazy
+ * stream never takes the depot's lock (which two lcores would hand back
+ * and forth). The default-sized magazines are the planted bug: the same
+ * stream then visits the depot every round, which shows the check can
+ * fail. */
+static void test_flush_batch(void)
+{
+	uint64_t sized = flush_rounds_misses(256, 256);
+	uint64_t dflt = flush_rounds_misses(0, 256);
+
+	CHECK_EQ(sized, 0);
+	CHECK(dflt >= 90, "default magazines: %" PRIu64 " depot visits in 90 "
+	      "rounds of 256 (the check must see them)", dflt);
+	/* A burst-sized stream fits either way. */
+	CHECK_EQ(flush_rounds_misses(0, 32), 0);
+}
+
 /* Sizes: natural alignment per class, large ones from the large region,
  * internal fragmentation reported. */
 static void test_sizes_alignment(void)
@@ -335,6 +399,7 @@ int main(int argc, char **argv)
 	}
 	RUN(test_bad_conf);
 	RUN(test_hit_rate);
+	RUN(test_flush_batch);
 	RUN(test_sizes_alignment);
 	RUN(test_claim_rules);
 	RUN(test_guard);

@@ -117,9 +117,10 @@ int vtd_emu_open(const struct vtdemu_config *cfg,
 		 struct vtdemu **emu_out);
 /* The resolver vtd_emu_open gives the emulator (a vtdemu_resolve_fn;
  * opaque is unused): a DPDK IOVA to this process's address, NULL for memory
- * that is not DPDK's. For callers that create a vtdemu themselves and open
- * it with vtd_unit_open (its window, vtdemu_reg_write_hook); such a unit
- * does not own the emulator and leaves it alive at close. */
+ * that is not DPDK's or that DPDK has freed (vtd_emu.c says how it knows
+ * without taking a lock). For callers that create a vtdemu themselves and
+ * open it with vtd_unit_open (its window, vtdemu_reg_write_hook); such a
+ * unit does not own the emulator and leaves it alive at close. */
 void *vtd_emu_resolve(void *opaque, uint64_t addr, size_t len);
 
 /* A real unit at register base `base` (from the DMAR table), mapped through

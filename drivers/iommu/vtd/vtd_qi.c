@@ -21,13 +21,14 @@
  *             (p, p + n) in slot p's fill word (release) and goes on to
  *             publish; it never waits for earlier producers.
  *   prod_tail positions below it are filled and published. Only the holder
- *             of pub_lock (a try-lock: whoever fails leaves at once) moves
- *             it: from prod_tail it follows the fill marks batch by batch,
+ *             of pub_lock moves it (a producer that finds pub_lock taken
+ *             waits a few microseconds at most for it, then leaves: see
+ *             qi_publish): from prod_tail it follows the fill marks batch by batch,
  *             consuming each, writes IQT if it must (below), then stores
  *             the new prod_tail (release). So one producer publishes every
  *             batch filled so far, its own and others': a producer
  *             descheduled after filling delays nobody, and nobody spins
- *             waiting for a turn. (The old in-order turn made a producer
+ *             waiting for a turn past the hand-off bound. (The old in-order turn made a producer
  *             wait for every earlier one; a holder descheduled on a busy
  *             2-CPU machine stalled the other for a time slice.) A
  *             reservation not yet filled still holds back the batches after
@@ -97,6 +98,10 @@
 #define VTD_QI_DEFAULT_ENTRIES  256
 #define VTD_QI_DEFAULT_THRESHOLD 16
 #define VTD_QI_MAX_ATTACH       128
+/* How long a producer waits for pub_lock's holder before leaving its batch
+ * to it (qi_publish): a few times the holder's usual IQT write, including
+ * an emulated unit's processing of a batch (0.2-0.5 us here). */
+#define VTD_QI_HANDOFF_NS       5000
 
 /* ---------------------------------------------------------------------------
  * Small helpers.
@@ -334,6 +339,27 @@ static inline bool fill_at(uint64_t mark, uint32_t t, uint32_t *end)
 	return (uint32_t)(mark >> 32) == t && *end != t;
 }
 
+/* Waits up to handoff_cycles for pub_lock's holder to release it; returns
+ * the lock word as last seen (still locked if the holder is not done). */
+static uint32_t pub_lock_await(struct vtd_qi *qi, uint32_t w)
+{
+	uint64_t end = 0;
+
+	for (unsigned int i = 1; w & VTD_QI_PUB_LOCKED; i++) {
+		rte_pause();
+		if ((i & 15) == 0) {
+			uint64_t now = rte_get_timer_cycles();
+
+			if (end == 0)
+				end = now + qi->handoff_cycles;
+			else if (now >= end)
+				break;
+		}
+		w = atomic_load_explicit(&qi->pub_lock, memory_order_relaxed);
+	}
+	return w;
+}
+
 /* Publishes every batch filled so far (see the top of this file), or leaves
  * it to the thread holding pub_lock. Called after storing our fill mark. */
 static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
@@ -343,7 +369,19 @@ static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
 
 	/* Take the lock, or poke its holder. Release: our mark (and our
 	 * slots) to the holder, who acquires the poke; acquire: the previous
-	 * publisher's prod_tail, iqt_shadow and consumed marks. */
+	 * publisher's prod_tail, iqt_shadow and consumed marks.
+	 *
+	 * A held lock is first waited for, briefly (handoff_cycles): the
+	 * holder is usually writing IQT, and a unit that processes the queue
+	 * inside that write (the inline emulator; QEMU, inside the VM exit)
+	 * then runs on the holder's CPU. Leaving our batch to the holder would
+	 * make it run our descriptors too while we spin on our completion
+	 * word: the unit's time paid twice, and both producers leave in step,
+	 * to collide again at their next burst. Taking the lock after it, we
+	 * run our own and leave later than it does. A holder that is not done
+	 * within the bound (descheduled) gets the poke, as before. */
+	if (unlikely(w & VTD_QI_PUB_LOCKED) && qi->handoff_cycles)
+		w = pub_lock_await(qi, w);
 	for (;;) {
 		uint32_t want = (w & VTD_QI_PUB_LOCKED) ? w + VTD_QI_PUB_POKE :
 				w | VTD_QI_PUB_LOCKED;
@@ -578,12 +616,29 @@ static struct vtd_qctx *qctx_create(struct vtd_qi *qi, unsigned int idx)
 	return c;
 }
 
+/* The fast-path verbs below check their pointers with one predictable
+ * branch each: a NULL context or descriptor is a caller's bug, reported and
+ * refused rather than a crash inside the queue. */
+#define QCTX_CHECK(c, what, ret)                                             \
+	do {                                                                 \
+		if (unlikely((c) == NULL)) {                                 \
+			VTD_LOG(ERR, (struct vtd_unit *)NULL, "%s: NULL "    \
+				"submit context", what);                     \
+			return ret;                                          \
+		}                                                            \
+	} while (0)
+
 struct vtd_qctx *vtd_qctx_get(struct vtd_unit *unit, unsigned int lcore_id)
 {
-	struct vtd_qi *qi = unit->qi;
+	struct vtd_qi *qi;
 	unsigned int idx = lcore_id < RTE_MAX_LCORE ? lcore_id : VTD_QCTX_SHARED;
 	struct vtd_qctx *c;
 
+	if (unlikely(unit == NULL)) {
+		VTD_LOG(ERR, (struct vtd_unit *)NULL, "qctx_get: NULL unit");
+		return NULL;
+	}
+	qi = unit->qi;
 	if (unlikely(qi == NULL))
 		return NULL;
 	c = atomic_load_explicit(&qi->ctx[idx], memory_order_acquire);
@@ -633,6 +688,11 @@ int vtd_qctx_add(struct vtd_qctx *c, const struct vtd_desc *d)
 {
 	int rc;
 
+	QCTX_CHECK(c, "qctx_add", -EINVAL);
+	if (unlikely(d == NULL)) {
+		VTD_LOG(ERR, c->unit, "qctx_add: NULL descriptor");
+		return -EINVAL;
+	}
 	qctx_lock(c);
 	rc = qctx_add_locked(c, d);
 	qctx_unlock(c);
@@ -643,6 +703,11 @@ int vtd_qctx_submit(struct vtd_qctx *c, uint32_t *seq)
 {
 	int rc;
 
+	QCTX_CHECK(c, "qctx_submit", -EINVAL);
+	if (unlikely(seq == NULL)) {
+		VTD_LOG(ERR, c->unit, "qctx_submit: NULL sequence pointer");
+		return -EINVAL;
+	}
 	qctx_lock(c);
 	rc = qi_submit(c, seq);
 	qctx_unlock(c);
@@ -651,6 +716,7 @@ int vtd_qctx_submit(struct vtd_qctx *c, uint32_t *seq)
 
 bool vtd_qctx_done(struct vtd_qctx *c, uint32_t seq)
 {
+	QCTX_CHECK(c, "qctx_done", false);
 	return vtd_qi_seq_done(c, seq);
 }
 
@@ -738,6 +804,7 @@ int vtd_qctx_wait(struct vtd_qctx *c, uint32_t seq)
 {
 	int rc;
 
+	QCTX_CHECK(c, "qctx_wait", -EINVAL);
 	if (likely(vtd_qi_seq_done(c, seq)))
 		rc = qctx_result(c, seq);
 	else
@@ -752,7 +819,10 @@ int vtd_qctx_wait(struct vtd_qctx *c, uint32_t seq)
 int vtd_qctx_sync(struct vtd_qctx *c)
 {
 	uint32_t seq;
-	int rc = vtd_qctx_submit(c, &seq);
+	int rc;
+
+	QCTX_CHECK(c, "qctx_sync", -EINVAL);
+	rc = vtd_qctx_submit(c, &seq);
 
 	if (rc)
 		return rc;
@@ -768,11 +838,17 @@ int vtd_inv_range(struct vtd_qctx *c, struct vtd_domain *dom, uint64_t iova,
 	struct vtd_domain_attach att[VTD_QI_MAX_ATTACH];
 	struct vtd_plan_counts cnt;
 	struct vtd_plan_req r;
-	struct vtd_qi *qi = c->qi;
+	struct vtd_qi *qi;
 	unsigned int n;
 	uint32_t seq;
 	int rc;
 
+	QCTX_CHECK(c, "inv_range", -EINVAL);
+	if (unlikely(dom == NULL)) {
+		VTD_LOG(ERR, c->unit, "inv_range: NULL domain");
+		return -EINVAL;
+	}
+	qi = c->qi;
 	n = vtd_domain_attachments(dom, c->unit, att, VTD_QI_MAX_ATTACH);
 	if (n == 0)
 		return 0;
@@ -1009,6 +1085,7 @@ int vtd_qi_init(struct vtd_unit *u, uint32_t entries, enum vtd_inval_mode m)
 		soft_ns = 1000000;
 	qi->soft_cycles = ns_to_cycles(soft_ns);
 	qi->timeout_cycles = ns_to_cycles(timeout_ns);
+	qi->handoff_cycles = ns_to_cycles(VTD_QI_HANDOFF_NS);
 	if (u->psi_threshold == 0)
 		__atomic_store_n(&u->psi_threshold, VTD_QI_DEFAULT_THRESHOLD,
 				 __ATOMIC_RELAXED);

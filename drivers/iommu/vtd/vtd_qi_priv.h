@@ -117,6 +117,8 @@ struct vtd_qi {
 	_Atomic uint64_t *fill;               /* [A] per-slot fill marks */
 	uint64_t soft_cycles;                 /* [I] FSTS looked at after this */
 	uint64_t timeout_cycles;              /* [I] every poll's bound */
+	uint64_t handoff_cycles;              /* [I] pub_lock wait, qi_publish;
+					       * 0: poke at once (tests) */
 
 	/* Producer side, each on its own line. */
 	alignas(64) _Atomic uint64_t prod_head; /* [A] next slot to reserve */
