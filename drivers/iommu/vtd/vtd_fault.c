@@ -94,7 +94,7 @@ static unsigned int recover_ite(struct vtd_qi *qi, uint32_t head)
 
 	for (uint32_t k = 1; k < qi->nslots; k++) {
 		uint32_t pos = head - k;
-		uint64_t rec = atomic_load_explicit(&qi->owner[pos & qi->mask],
+		uint64_t rec = atomic_load_explicit(&qi->meta[pos & qi->mask].owner,
 						    memory_order_relaxed);
 		struct vtd_qctx *c = rec_ctx(qi, rec, pos);
 
@@ -112,7 +112,7 @@ static void recover_iqe(struct vtd_qi *qi, uint32_t head, uint64_t iqer)
 	struct vtd_unit *u = qi->unit;
 	const uint64_t *slot = (const uint64_t *)(const void *)
 		(qi->ring + ((size_t)(head & qi->mask) << qi->shift));
-	uint64_t rec = atomic_load_explicit(&qi->owner[head & qi->mask],
+	uint64_t rec = atomic_load_explicit(&qi->meta[head & qi->mask].owner,
 					    memory_order_relaxed);
 	struct vtd_qctx *c = rec_ctx(qi, rec, head);
 	struct vtd_desc w;

@@ -17,7 +17,7 @@
  *             p + n - cons <= slots - 1: one slot always stays free, since
  *             IQT == IQH means "empty" (§6.5.2). IQH is read over MMIO only
  *             when that check fails.
- *   fill[]    a producer that has filled [p, p + n) stores the mark
+ *   meta[].fill  a producer that has filled [p, p + n) stores the mark
  *             (p, p + n) in slot p's fill word (release) and goes on to
  *             publish; it never waits for earlier producers.
  *   prod_tail positions below it are filled and published. Only the holder
@@ -400,10 +400,10 @@ static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
 		t0 = atomic_load_explicit(&qi->prod_tail, memory_order_relaxed);
 		t = t0;
 		/* Acquire pairs with each producer's release of its mark. */
-		while (fill_at(atomic_load_explicit(&qi->fill[t & qi->mask],
+		while (fill_at(atomic_load_explicit(&qi->meta[t & qi->mask].fill,
 						    memory_order_acquire),
 			       t, &end)) {
-			atomic_store_explicit(&qi->fill[t & qi->mask],
+			atomic_store_explicit(&qi->meta[t & qi->mask].fill,
 					      VTD_QI_FILL_NONE,
 					      memory_order_relaxed);
 			t = end;
@@ -466,19 +466,19 @@ static int qi_submit(struct vtd_qctx *c, uint32_t *seqp)
 
 		vtd_qi_slot_write(qi, pos, &c->batch[i]);
 		lap = vtd_qi_lap(qi, pos);
-		atomic_store_explicit(&qi->owner[pos & qi->mask],
+		atomic_store_explicit(&qi->meta[pos & qi->mask].owner,
 				      VTD_QI_REC(seq, c->idx, lap),
 				      memory_order_relaxed);
 	}
 	wait = vtd_desc_wait(VTD_WAIT_SW, seq, c->done_iova);
 	vtd_qi_slot_write(qi, start + n, &wait);
-	atomic_store_explicit(&qi->owner[(start + n) & qi->mask],
+	atomic_store_explicit(&qi->meta[(start + n) & qi->mask].owner,
 			      VTD_QI_REC(seq, c->idx, vtd_qi_lap(qi, start + n)),
 			      memory_order_relaxed);
 	end = start + n + 1;
 
 	/* Filled: mark it (release: the slots and records above). */
-	atomic_store_explicit(&qi->fill[start & qi->mask],
+	atomic_store_explicit(&qi->meta[start & qi->mask].fill,
 			      VTD_QI_FILL(start, end), memory_order_release);
 	qi_publish(qi, c);
 
@@ -1018,8 +1018,7 @@ static void qi_free(struct vtd_unit *u, struct vtd_qi *qi)
 {
 	for (unsigned int i = 0; i < VTD_QCTX_COUNT; i++)
 		rte_free(atomic_load(&qi->ctx[i]));
-	rte_free(qi->owner);
-	rte_free(qi->fill);
+	rte_free(qi->meta);
 	if (qi->ring_mem.va)
 		vtd_dma_free(u, &qi->ring_mem);
 	if (qi->words_mem.va)
@@ -1135,34 +1134,24 @@ int vtd_qi_init(struct vtd_unit *u, uint32_t entries, enum vtd_inval_mode m)
 			goto fail;
 		memset(qi->ring_mem.va, 0, bytes);
 		qi->ring = qi->ring_mem.va;
-		qi->owner = rte_zmalloc_socket("vtd_qi_owner",
-					       qi->nslots * sizeof(*qi->owner),
-					       64, u->socket_id);
-		if (qi->owner == NULL)
-			qi->owner = rte_zmalloc("vtd_qi_owner",
-						qi->nslots * sizeof(*qi->owner),
-						64);
-		if (qi->owner == NULL) {
+		qi->meta = rte_malloc_socket("vtd_qi_meta",
+					     qi->nslots * sizeof(*qi->meta),
+					     64, u->socket_id);
+		if (qi->meta == NULL)
+			qi->meta = rte_malloc("vtd_qi_meta",
+					      qi->nslots * sizeof(*qi->meta), 64);
+		if (qi->meta == NULL) {
 			rc = -ENOMEM;
 			goto fail;
 		}
-		for (uint32_t i = 0; i < qi->nslots; i++)
-			atomic_store_explicit(&qi->owner[i],
+		for (uint32_t i = 0; i < qi->nslots; i++) {
+			atomic_store_explicit(&qi->meta[i].owner,
 				VTD_QI_REC(0, VTD_QCTX_NONE, 0xffffff),
 				memory_order_relaxed);
-		qi->fill = rte_malloc_socket("vtd_qi_fill",
-					     qi->nslots * sizeof(*qi->fill),
-					     64, u->socket_id);
-		if (qi->fill == NULL)
-			qi->fill = rte_malloc("vtd_qi_fill",
-					      qi->nslots * sizeof(*qi->fill), 64);
-		if (qi->fill == NULL) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		for (uint32_t i = 0; i < qi->nslots; i++)
-			atomic_store_explicit(&qi->fill[i], VTD_QI_FILL_NONE,
+			atomic_store_explicit(&qi->meta[i].fill,
+					      VTD_QI_FILL_NONE,
 					      memory_order_relaxed);
+		}
 	} else {
 		qi->batch_cap = VTD_QCTX_BATCH_MAX;
 	}

@@ -60,6 +60,11 @@ static_assert(VTD_QCTX_COUNT < VTD_QCTX_NONE, "context index fits 8 bits");
 #define VTD_QI_REC_CTX(r)    ((unsigned int)(((r) >> 24) & 0xff))
 #define VTD_QI_REC_LAP(r)    ((uint32_t)((r) & 0xffffffu))
 
+struct vtd_qi_meta {
+	_Atomic uint64_t owner;               /* VTD_QI_REC */
+	_Atomic uint64_t fill;                /* VTD_QI_FILL */
+};
+
 struct vtd_qctx_stats {
 	uint64_t submits, descs, waits, iqt_writes;
 	uint64_t psi, dsi, global, devtlb, cc, pasid;
@@ -113,8 +118,10 @@ struct vtd_qi {
 	uint32_t *scratch;                    /* [I] status word of waits that
 					       * replace bad descriptors */
 	uint64_t scratch_iova;                /* [I] */
-	_Atomic uint64_t *owner;              /* [A] per-slot records */
-	_Atomic uint64_t *fill;               /* [A] per-slot fill marks */
+	/* [A] per slot: its ownership record and fill mark, side by side:
+	 * a producer writes both for its batch's slots, so they cost it one
+	 * cache line (usually last written by the other lcore), not two. */
+	struct vtd_qi_meta *meta;
 	uint64_t soft_cycles;                 /* [I] FSTS looked at after this */
 	uint64_t timeout_cycles;              /* [I] every poll's bound */
 	uint64_t handoff_cycles;              /* [I] pub_lock wait, qi_publish;
