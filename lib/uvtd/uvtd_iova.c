@@ -277,24 +277,32 @@ struct uvtd_iova_cache *uvtd_iova_cache_create(struct uvtd_iova *a)
 }
 
 /* Returns a magazine's (FREE, already carved) blocks to the depot: they
- * fill the last full-stack magazine, then fresh ones from the empty stack. */
+ * fill the full stack's partly filled magazine, then fresh ones from the
+ * empty stack. Only a take-back leaves a magazine partly filled, and it
+ * fills that one first wherever deposits have buried it: so the full stack
+ * holds at most one, and the depot's ceil(nblocks / mag_size) + 1
+ * magazines always leave an empty one for a deposit (which holds
+ * mag_size + 1 blocks outside the depot) and for a take-back (which
+ * starts one only when every magazine of the full stack is full). */
 static void depot_take_back(struct uvtd_iova *a, int k, struct mag *m)
 {
 	struct depot *d = &a->cls[k].depot;
+	const uint32_t cap = a->cls[k].mag_size;
 
 	uvtd_lock(&d->lock);
 	while (m->n) {
-		struct mag *dst;
+		struct mag *dst = NULL;
 
-		/* Fill the last full-stack magazine if it has room, else
-		 * start a new one from the empty stack. */
-		if (d->nfull && d->full[d->nfull - 1]->n < a->cls[k].mag_size) {
-			dst = d->full[d->nfull - 1];
-		} else {
+		for (uint32_t i = d->nfull; i-- > 0;)
+			if (d->full[i]->n < cap) {
+				dst = d->full[i];
+				break;
+			}
+		if (dst == NULL) {
 			dst = d->empty[--d->nempty];
 			d->full[d->nfull++] = dst;
 		}
-		while (m->n && dst->n < a->cls[k].mag_size)
+		while (m->n && dst->n < cap)
 			dst->idx[dst->n++] = m->idx[--m->n];
 	}
 	uvtd_unlock(&d->lock);

@@ -286,9 +286,7 @@ struct emu_qi {
 	bool dw;                   /* 256-bit descriptors, latched at QIE */
 	uint64_t base;             /* latched at QIE */
 	uint32_t size;             /* descriptors in the queue */
-	uint32_t head, tail;       /* slot indices */
-	_Atomic uint32_t a_head;   /* [A] mirrors of head/tail for quiesce */
-	_Atomic uint32_t a_tail;
+	/* head, tail and their mirrors: in struct vtdemu, by reg_lock. */
 	uint64_t iva;              /* IVA is write-only (§11.4.8.2): kept here */
 	uint64_t ccmd_wo;          /* CCMD SID/FM are write-only (§11.4.7.1) */
 	void *page[EMU_QI_MAX_PAGES]; /* resolved queue pages (lazy) */

@@ -55,6 +55,12 @@ struct vtdemu {
 	/* On its own line: every lock and unlock writes it, and the fields
 	 * around it are read by every thread. */
 	alignas(64) pthread_mutex_t reg_lock;
+	/* The queue's fetch position, on the lock's line: every IQT write
+	 * takes the lock and moves them, so one line, not two, goes to the
+	 * core that writes IQT. [R] */
+	uint32_t qi_head, qi_tail;         /* slot indices */
+	_Atomic uint32_t qi_a_head;        /* [A] mirrors for quiesce */
+	_Atomic uint32_t qi_a_tail;
 
 	/* State the back end reads, published by the front end. */
 	alignas(64) _Atomic uint64_t root_table;        /* [A] RTADDR latched by SRTP: RTA|TTM */

@@ -443,7 +443,7 @@ static void qi_process_locked(struct vtdemu *emu)
 {
 	struct emu_qi *q = emu->qi;
 
-	if (!q->enabled || q->head == q->tail)
+	if (!q->enabled || emu->qi_head == emu->qi_tail)
 		return;
 	if (reg_rd32(emu, R_FSTS) & (FSTS_IQE | FSTS_ITE))
 		return;
@@ -457,14 +457,14 @@ static void qi_process_locked(struct vtdemu *emu)
 	memset(&a, 0, sizeof(a));
 	EMU_STAT_ADD(emu, qi_batches, 1);
 	unsigned int shift = q->dw ? 5 : 4;
-	uint32_t tail = q->tail, mask = q->size - 1;
+	uint32_t tail = emu->qi_tail, mask = q->size - 1;
 	bool aborting = false;
 
-	while (q->head != tail) {
+	while (emu->qi_head != tail) {
 		uint64_t d[4];
 		int r;
 
-		if (!qi_fetch(emu, q, q->head, d)) {
+		if (!qi_fetch(emu, q, emu->qi_head, d)) {
 			r = IQEI_FETCH;
 		} else if (q->bad_desc_in == 0) {
 			q->bad_desc_in = -1;
@@ -478,12 +478,12 @@ static void qi_process_locked(struct vtdemu *emu)
 			raise_iqe(emu, &a, (unsigned int)r);
 			break;
 		}
-		q->head = (q->head + 1) & mask;
+		emu->qi_head = (emu->qi_head + 1) & mask;
 		/* Software may read IQH to reclaim slots: it moves past a
 		 * descriptor only once that descriptor is done. */
-		reg_wr64(emu, R_IQH, (uint64_t)q->head << shift);
+		reg_wr64(emu, R_IQH, (uint64_t)emu->qi_head << shift);
 	}
-	atomic_store_explicit(&q->a_head, q->head, memory_order_release);
+	atomic_store_explicit(&emu->qi_a_head, emu->qi_head, memory_order_release);
 	acc_flush(emu, &a);
 }
 
@@ -511,8 +511,8 @@ void emu_qi_iqt_written(struct vtdemu *emu)
 		acc_flush(emu, &a);
 		return;
 	}
-	q->tail = tail;
-	atomic_store_explicit(&q->a_tail, tail, memory_order_release);
+	emu->qi_tail = tail;
+	atomic_store_explicit(&emu->qi_a_tail, tail, memory_order_release);
 	if (emu->cfg.mode == VTDEMU_THREADED)
 		thread_wake(emu);
 	else
@@ -539,30 +539,30 @@ bool emu_qi_set_enable(struct vtdemu *emu, bool en)
 		/* 2^QS pages: 2^(QS+8) 128-bit or 2^(QS+7) 256-bit slots. */
 		q->size = 1u << (IQA_QS(iqa) + 8 - (q->dw ? 1 : 0));
 		memset(q->page, 0, sizeof(q->page));
-		q->head = 0;
+		emu->qi_head = 0;
 		reg_wr64(emu, R_IQH, 0);
-		atomic_store(&q->a_head, 0);
+		atomic_store(&emu->qi_a_head, 0);
 		q->enabled = true;
 		/* Software should write IQT = 0 before enabling; a tail
 		 * already there is processed at once (QEMU allows this for
 		 * Windows guests). An invalid one is ignored. */
 		uint64_t t = reg_rd64(emu, R_IQT);
 		uint32_t tail = (uint32_t)(t >> (q->dw ? 5 : 4));
-		q->tail = ((q->dw && (t & 0x10)) || tail >= q->size) ? 0 : tail;
-		atomic_store(&q->a_tail, q->tail);
-		if (q->tail != q->head)
+		emu->qi_tail = ((q->dw && (t & 0x10)) || tail >= q->size) ? 0 : tail;
+		atomic_store(&emu->qi_a_tail, emu->qi_tail);
+		if (emu->qi_tail != emu->qi_head)
 			emu_qi_kick(emu);
 		return true;
 	}
 	/* Disabling takes effect only with the queue idle (IQH == IQT,
 	 * §6.5.2: software must wait for its last wait descriptor first);
 	 * otherwise QIES stays set, as in QEMU. */
-	if (q->head != q->tail)
+	if (emu->qi_head != emu->qi_tail)
 		return true;
 	q->enabled = false;
-	q->head = 0;
+	emu->qi_head = 0;
 	reg_wr64(emu, R_IQH, 0); /* §11.4.9.3: IQH resets when disabled */
-	atomic_store(&q->a_head, 0);
+	atomic_store(&emu->qi_a_head, 0);
 	return false;
 }
 
@@ -838,7 +838,7 @@ int emu_qi_quiesce(struct vtdemu *emu, uint64_t timeout_ns)
 	for (;;) {
 		pthread_mutex_lock(&emu->reg_lock);
 		struct emu_qi *q = emu->qi;
-		bool done = !q->enabled || q->head == q->tail ||
+		bool done = !q->enabled || emu->qi_head == emu->qi_tail ||
 			(reg_rd32(emu, R_FSTS) & (FSTS_IQE | FSTS_ITE));
 		pthread_mutex_unlock(&emu->reg_lock);
 		if (done)

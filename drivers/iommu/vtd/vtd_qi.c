@@ -209,8 +209,9 @@ void vtd_qi_producers_resume(struct vtd_qi *qi)
 {
 	uint64_t h = atomic_load_explicit(&qi->prod_head, memory_order_relaxed);
 
-	/* No poke can have come meanwhile (no producer had a batch left to
-	 * mark): the bit alone. */
+	/* The bit alone: a poke that came meanwhile (a producer that waited
+	 * out the hand-off bound and left) names a batch that was published
+	 * before the producers stopped; its count is harmless. */
 	atomic_fetch_and_explicit(&qi->pub_lock, ~VTD_QI_PUB_LOCKED,
 				  memory_order_release);
 	atomic_store_explicit(&qi->prod_head, h & ~VTD_QI_PROD_LOCK,
