@@ -33,6 +33,10 @@
  *             2-CPU machine stalled the other for a time slice.) A
  *             reservation not yet filled still holds back the batches after
  *             it, as in any ring: its producer publishes them once it fills.
+ *   Lock first. A producer that finds pub_lock free takes it before it
+ *             reserves, and then reserves only if the slots are free at
+ *             once; it fills, marks and publishes as the holder. Otherwise
+ *             (the lock taken, no room, a recovery) it goes the way below.
  *   No lost batch. A producer stores its mark, then makes one
  *             compare-and-swap on pub_lock: it takes the lock if it is
  *             free, else it adds a poke (the count in bits 31:1). The
@@ -328,6 +332,25 @@ static int qi_reserve(struct vtd_qi *qi, struct vtd_qctx *c, uint32_t n,
 	}
 }
 
+/* Reserves n slots if they are free now and no recovery holds the
+ * producers; never waits (its caller holds pub_lock, see qi_submit). */
+static bool qi_reserve_now(struct vtd_qi *qi, uint32_t n, uint32_t *start)
+{
+	uint32_t cons = atomic_load_explicit(&qi->cons, memory_order_acquire);
+	uint64_t h = atomic_load_explicit(&qi->prod_head, memory_order_relaxed);
+
+	while (!(h & VTD_QI_PROD_LOCK) &&
+	       (uint32_t)((uint32_t)h + n - cons) <= qi->nslots - 1) {
+		if (atomic_compare_exchange_weak_explicit(&qi->prod_head, &h,
+				(uint64_t)(uint32_t)((uint32_t)h + n),
+				memory_order_acquire, memory_order_relaxed)) {
+			*start = (uint32_t)h;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* ---------------------------------------------------------------------------
  * Submission.
  */
@@ -363,39 +386,12 @@ static uint32_t pub_lock_await(struct vtd_qi *qi, uint32_t w)
 
 /* Publishes every batch filled so far (see the top of this file), or leaves
  * it to the thread holding pub_lock. Called after storing our fill mark. */
-static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
+/* Holding pub_lock (lock word last seen w): publishes every filled batch
+ * from prod_tail on, then unlocks, going round again while pokes come. */
+static void pub_drain(struct vtd_qi *qi, struct vtd_qctx *c, uint32_t w)
 {
-	uint32_t w = atomic_load_explicit(&qi->pub_lock, memory_order_relaxed);
 	uint32_t t, t0, end;
 
-	/* Take the lock, or poke its holder. Release: our mark (and our
-	 * slots) to the holder, who acquires the poke; acquire: the previous
-	 * publisher's prod_tail, iqt_shadow and consumed marks.
-	 *
-	 * A held lock is first waited for, briefly (handoff_cycles): the
-	 * holder is usually writing IQT, and a unit that processes the queue
-	 * inside that write (the inline emulator; QEMU, inside the VM exit)
-	 * then runs on the holder's CPU. Leaving our batch to the holder would
-	 * make it run our descriptors too while we spin on our completion
-	 * word: the unit's time paid twice, and both producers leave in step,
-	 * to collide again at their next burst. Taking the lock after it, we
-	 * run our own and leave later than it does. A holder that is not done
-	 * within the bound (descheduled) gets the poke, as before. */
-	if (unlikely(w & VTD_QI_PUB_LOCKED) && qi->handoff_cycles)
-		w = pub_lock_await(qi, w);
-	for (;;) {
-		uint32_t want = (w & VTD_QI_PUB_LOCKED) ? w + VTD_QI_PUB_POKE :
-				w | VTD_QI_PUB_LOCKED;
-
-		if (atomic_compare_exchange_weak_explicit(&qi->pub_lock, &w,
-				want, memory_order_acq_rel,
-				memory_order_relaxed)) {
-			if (w & VTD_QI_PUB_LOCKED)
-				return;         /* the holder will see it */
-			w = want;
-			break;
-		}
-	}
 	for (;;) {
 		/* Only pub_lock holders store prod_tail. */
 		t0 = atomic_load_explicit(&qi->prod_tail, memory_order_relaxed);
@@ -430,6 +426,40 @@ static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
 	}
 }
 
+static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
+{
+	uint32_t w = atomic_load_explicit(&qi->pub_lock, memory_order_relaxed);
+
+	/* Take the lock, or poke its holder. Release: our mark (and our
+	 * slots) to the holder, who acquires the poke; acquire: the previous
+	 * publisher's prod_tail, iqt_shadow and consumed marks.
+	 *
+	 * A held lock is first waited for, briefly (handoff_cycles): the
+	 * holder is usually writing IQT, and a unit that processes the queue
+	 * inside that write (the inline emulator; QEMU, inside the VM exit)
+	 * then runs on the holder's CPU. Leaving our batch to the holder would
+	 * make it run our descriptors too while we spin on our completion
+	 * word: the unit's time paid twice, and both producers leave in step,
+	 * to collide again at their next burst. Taking the lock after it, we
+	 * run our own and leave later than it does. A holder that is not done
+	 * within the bound (descheduled) gets the poke, as before. */
+	if (unlikely(w & VTD_QI_PUB_LOCKED) && qi->handoff_cycles)
+		w = pub_lock_await(qi, w);
+	for (;;) {
+		uint32_t want = (w & VTD_QI_PUB_LOCKED) ? w + VTD_QI_PUB_POKE :
+				w | VTD_QI_PUB_LOCKED;
+
+		if (atomic_compare_exchange_weak_explicit(&qi->pub_lock, &w,
+				want, memory_order_acq_rel,
+				memory_order_relaxed)) {
+			if (w & VTD_QI_PUB_LOCKED)
+				return;         /* the holder will see it */
+			w = want;
+			break;
+		}
+	}
+	pub_drain(qi, c, w);
+}
 static void qctx_marks_age(struct vtd_qctx *c, uint32_t seq)
 {
 	/* An aborted range far behind the sequence numbers in use would alias
@@ -456,9 +486,33 @@ static int qi_submit(struct vtd_qctx *c, uint32_t *seqp)
 	if (!qi->queued)
 		return qi_submit_registers(c, seqp);
 
-	rc = qi_reserve(qi, c, n + 1, &start);
-	if (rc)
-		return rc;       /* the batch stays: the caller may retry */
+	/* Publish lock first, when it is free: the reservation, the fill and
+	 * the publication then run under it, and the lock's line and the
+	 * head's move to this core once per batch, with no second trip for
+	 * the lock after the fill (which waited for the fill's stores to
+	 * leave the core, too). Measured: two lcores' batched rate +3 to +6 %
+	 * at the 75th percentile, best runs 28.8 -> 30.3 M pairs/s
+	 * (devtools/bench-scaling). Without room in the ring at once (or
+	 * during a recovery), publish what others left us and let go before
+	 * waiting: a holder waiting for room would hold back the very batches
+	 * whose publication makes it. A taken lock: the usual path. */
+	bool held = false;
+	uint32_t w = atomic_load_explicit(&qi->pub_lock, memory_order_relaxed);
+
+	if (!(w & VTD_QI_PUB_LOCKED) &&
+	    atomic_compare_exchange_strong_explicit(&qi->pub_lock, &w,
+			w | VTD_QI_PUB_LOCKED, memory_order_acq_rel,
+			memory_order_relaxed)) {
+		w |= VTD_QI_PUB_LOCKED;
+		held = qi_reserve_now(qi, n + 1, &start);
+		if (!held)
+			pub_drain(qi, c, w);
+	}
+	if (!held) {
+		rc = qi_reserve(qi, c, n + 1, &start);
+		if (rc)
+			return rc;       /* the batch stays: the caller may retry */
+	}
 	seq = c->seq + 1;
 
 	/* Fill: the descriptors, their ownership, then our wait. */
@@ -481,7 +535,10 @@ static int qi_submit(struct vtd_qctx *c, uint32_t *seqp)
 	/* Filled: mark it (release: the slots and records above). */
 	atomic_store_explicit(&qi->meta[start & qi->mask].fill,
 			      VTD_QI_FILL(start, end), memory_order_release);
-	qi_publish(qi, c);
+	if (held)
+		pub_drain(qi, c, w);
+	else
+		qi_publish(qi, c);
 
 	c->seq = seq;
 	c->nr = 0;
