@@ -100,7 +100,8 @@ static inline uint64_t block_bytes(int k)
 static struct mag *mag_new(const struct uvtd_iova *a, int k)
 {
 	return rte_zmalloc_socket("uvtd_mag",
-				  sizeof(struct mag) + a->cls[k].mag_size * 4, 0,
+				  sizeof(struct mag) +
+				  (size_t)a->cls[k].mag_size * sizeof(uint32_t), 0,
 				  a->conf.socket);
 }
 
@@ -147,7 +148,8 @@ int uvtd_iova_create(const struct uvtd_iova_conf *conf, struct uvtd_iova **out)
 
 	*out = NULL;
 	if ((conf->base | conf->size) & (PAGE - 1) || conf->size == 0 ||
-	    conf->base + conf->size < conf->base)
+	    conf->base + conf->size < conf->base ||
+	    conf->mag_size > UVTD_IOVA_MAG_MAX)
 		return -EINVAL;
 	a = rte_zmalloc_socket("uvtd_iova", sizeof(*a), RTE_CACHE_LINE_SIZE,
 			       conf->socket);

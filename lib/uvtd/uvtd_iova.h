@@ -40,7 +40,7 @@
 
 #define UVTD_IOVA_CLASSES   7     /* 1, 2, 4 ... 64 pages */
 #define UVTD_IOVA_MAG_SIZE  64    /* default magazine capacity */
-#define UVTD_IOVA_MAG_MAX   4096  /* largest capacity flush_batch asks */
+#define UVTD_IOVA_MAG_MAX   4096  /* largest magazine (mag_size, flush_batch) */
 
 struct uvtd_iova_conf {
 	uint64_t base;         /* window start (4 KiB aligned) */

@@ -50,6 +50,10 @@ static void test_bad_conf(void)
 	c.base = UINT64_MAX - 0xfff;
 	c.size = 2 * PG;
 	CHECK_EQ(uvtd_iova_create(&c, &a), -EINVAL);
+	c.base = GiB;
+	c.size = GiB;
+	c.mag_size = UVTD_IOVA_MAG_MAX + 1;     /* magazines beyond reason */
+	CHECK_EQ(uvtd_iova_create(&c, &a), -EINVAL);
 	CHECK(a == NULL, "no allocator on error");
 }
 
