@@ -384,8 +384,6 @@ static uint32_t pub_lock_await(struct vtd_qi *qi, uint32_t w)
 	return w;
 }
 
-/* Publishes every batch filled so far (see the top of this file), or leaves
- * it to the thread holding pub_lock. Called after storing our fill mark. */
 /* Holding pub_lock (lock word last seen w): publishes every filled batch
  * from prod_tail on, then unlocks, going round again while pokes come. */
 static void pub_drain(struct vtd_qi *qi, struct vtd_qctx *c, uint32_t w)
@@ -426,6 +424,8 @@ static void pub_drain(struct vtd_qi *qi, struct vtd_qctx *c, uint32_t w)
 	}
 }
 
+/* Publishes every batch filled so far (see the top of this file), or leaves
+ * it to the thread holding pub_lock. Called after storing our fill mark. */
 static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
 {
 	uint32_t w = atomic_load_explicit(&qi->pub_lock, memory_order_relaxed);
@@ -460,6 +460,7 @@ static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
 	}
 	pub_drain(qi, c, w);
 }
+
 static void qctx_marks_age(struct vtd_qctx *c, uint32_t seq)
 {
 	/* An aborted range far behind the sequence numbers in use would alias
