@@ -135,6 +135,7 @@ struct vtdemu *vtdemu_create(const struct vtdemu_config *cfg, char *err,
 	emu->regs_size = emu_caps_regs_size(&cfg->caps);
 	emu->regs = aligned_alloc(4096, emu->regs_size);
 	if (emu->regs == NULL) {
+		pthread_mutex_destroy(&emu->stats_lock);
 		free(emu);
 		set_err(err, errlen, "out of memory");
 		return NULL;
