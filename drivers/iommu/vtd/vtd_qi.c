@@ -268,44 +268,47 @@ static inline int poll_tick(struct qi_poll *p, const struct vtd_qi *qi)
 /* ---------------------------------------------------------------------------
  * Reservation.
  */
-static int qi_reserve(struct vtd_qi *qi, struct vtd_qctx *c, uint32_t n,
-		      uint32_t *start)
+/* Reserves n slots if they are free now and no recovery holds the
+ * producers; never waits (qi_submit calls it holding pub_lock). */
+static bool qi_reserve_now(struct vtd_qi *qi, uint32_t n, uint32_t *start)
 {
 	/* cons first, then prod_head: cons <= prod_head then holds for the
 	 * values read, so the unsigned free-space arithmetic cannot wrap. */
 	uint32_t cons = atomic_load_explicit(&qi->cons, memory_order_acquire);
 	uint64_t h = atomic_load_explicit(&qi->prod_head, memory_order_relaxed);
+
+	while (likely(!(h & VTD_QI_PROD_LOCK) &&
+		      (uint32_t)((uint32_t)h + n - cons) <= qi->nslots - 1)) {
+		/* Acquire on success pairs with the recoverer's release in
+		 * vtd_qi_producers_resume (iqt_shadow and the ring as it left
+		 * them); free on x86, where a CAS is a full barrier anyway. */
+		if (atomic_compare_exchange_weak_explicit(&qi->prod_head, &h,
+				(uint64_t)(uint32_t)((uint32_t)h + n),
+				memory_order_acquire, memory_order_relaxed)) {
+			*start = (uint32_t)h;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int qi_reserve(struct vtd_qi *qi, struct vtd_qctx *c, uint32_t n,
+		      uint32_t *start)
+{
 	struct qi_poll p;
 	bool polling = false;
 	int rc = 0;
 
 	for (;;) {
-		uint32_t idx = (uint32_t)h;
-
-		if (likely(!(h & VTD_QI_PROD_LOCK) &&
-			   (uint32_t)(idx + n - cons) <= qi->nslots - 1)) {
-			/* Acquire on success pairs with the recoverer's
-			 * release in vtd_qi_producers_resume (iqt_shadow and
-			 * the ring as it left them); free on x86, where a
-			 * CAS is a full barrier anyway. */
-			if (atomic_compare_exchange_weak_explicit(&qi->prod_head,
-					&h, (uint64_t)(uint32_t)(idx + n),
-					memory_order_acquire,
-					memory_order_relaxed)) {
-				*start = idx;
-				return 0;
-			}
-			continue;
-		}
-		if (!(h & VTD_QI_PROD_LOCK)) {
+		if (likely(qi_reserve_now(qi, n, start)))
+			return 0;
+		if (!(atomic_load_explicit(&qi->prod_head, memory_order_relaxed) &
+		      VTD_QI_PROD_LOCK)) {
 			/* Short of space: ask the unit where it is. */
 			st_add(&c->st.head_reads, 1);
-			cons = vtd_qi_head_refresh(qi);
-			h = atomic_load_explicit(&qi->prod_head,
-						 memory_order_relaxed);
-			if (!(h & VTD_QI_PROD_LOCK) &&
-			    (uint32_t)((uint32_t)h + n - cons) <= qi->nslots - 1)
-				continue;
+			vtd_qi_head_refresh(qi);
+			if (qi_reserve_now(qi, n, start))
+				return 0;
 		}
 		/* Full (the unit is behind, stalled or stopped on an error)
 		 * or a recovery holds the producers. */
@@ -327,29 +330,9 @@ static int qi_reserve(struct vtd_qi *qi, struct vtd_qctx *c, uint32_t n,
 		}
 		if (rc == 1)
 			vtd_qi_check_faults(qi);
-		cons = atomic_load_explicit(&qi->cons, memory_order_acquire);
-		h = atomic_load_explicit(&qi->prod_head, memory_order_relaxed);
 	}
 }
 
-/* Reserves n slots if they are free now and no recovery holds the
- * producers; never waits (its caller holds pub_lock, see qi_submit). */
-static bool qi_reserve_now(struct vtd_qi *qi, uint32_t n, uint32_t *start)
-{
-	uint32_t cons = atomic_load_explicit(&qi->cons, memory_order_acquire);
-	uint64_t h = atomic_load_explicit(&qi->prod_head, memory_order_relaxed);
-
-	while (!(h & VTD_QI_PROD_LOCK) &&
-	       (uint32_t)((uint32_t)h + n - cons) <= qi->nslots - 1) {
-		if (atomic_compare_exchange_weak_explicit(&qi->prod_head, &h,
-				(uint64_t)(uint32_t)((uint32_t)h + n),
-				memory_order_acquire, memory_order_relaxed)) {
-			*start = (uint32_t)h;
-			return true;
-		}
-	}
-	return false;
-}
 
 /* ---------------------------------------------------------------------------
  * Submission.
