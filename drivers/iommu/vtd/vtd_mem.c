@@ -354,7 +354,7 @@ void vtd_pt_page_put(struct vtd_pt_pool *p, struct vtd_pt_page *pg)
 	struct pt_sub *s = &p->sub[pg->dir ? 1 : 0];
 	unsigned int lcore = rte_lcore_id();
 
-	RTE_ASSERT(pg->count == 0);
+	RTE_ASSERT(vtd_pt_page_empty(pg));
 	pg->level = 0;
 	pg->next = NULL;
 	__atomic_fetch_sub(&s->in_use, 1, __ATOMIC_RELAXED);

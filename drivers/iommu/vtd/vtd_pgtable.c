@@ -16,9 +16,7 @@
  *     back and uses the winner's. Both then compare-and-swap the parent
  *     entry from 0 to the (same) table entry, so whichever runs first
  *     makes it present and no caller returns before it is;
- *   - the winner counts the new entry in the parent's occupancy count;
- *   - leaves are written with 64-bit atomic stores (release), counts with
- *     atomic adds;
+ *   - leaves are written with 64-bit atomic stores (release);
  *   - a table page is freed only by an unmap whose range covers the table's
  *     whole span (see vtd_tables.h): no other call may be inside it.
  *
@@ -80,11 +78,6 @@ static inline void flush_entries(const struct vtd_domain *dom,
 				      (size_t)(last - first + 1) * 8);
 }
 
-static inline void count_add(struct vtd_pt_page *pg, int n)
-{
-	__atomic_fetch_add(&pg->count, (uint32_t)n, __ATOMIC_RELAXED);
-}
-
 /* ---------------------------------------------------------------------------
  * Set-up and tear-down
  */
@@ -129,7 +122,6 @@ static void pt_free_all(struct vtd_domain *dom, struct vtd_pt_page *pg)
 		}
 	}
 	memset(pg->va, 0, 4096);
-	pg->count = 0;
 	vtd_pt_page_put(dom->pool, pg);
 }
 
@@ -170,7 +162,6 @@ static struct vtd_pt_page *pt_child(struct vtd_domain *dom,
 	if (__atomic_compare_exchange_n(&pg->children[idx], &c, n, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		c = n;
-		count_add(pg, 1);
 	} else {
 		vtd_pt_page_put(dom->pool, n);  /* lost the race */
 	}
@@ -246,7 +237,6 @@ static int map_range(struct vtd_domain *dom, struct vtd_pt_page *pg,
 		     vtd_entry_load(&pg->va[idx]) == 0)) {
 			vtd_entry_store(&pg->va[idx], leaf | (a + delta) |
 					(l > 1 ? LEAF_PS : 0));
-			count_add(pg, 1);
 			first = RTE_MIN(first, idx);
 			last = idx;
 			*done = e_end;
@@ -284,7 +274,6 @@ static int map_one(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
 	if (unlikely(vtd_entry_load(slot) & dom->present))
 		return -EEXIST;
 	vtd_entry_store(slot, leaf | phys);
-	count_add(pg, 1);
 	if (dom->clflush)
 		vtd_flush_cache_range(dom->unit, slot, 8);
 	return 0;
@@ -429,11 +418,10 @@ static void clear_range(struct vtd_domain *dom, struct vtd_pt_page *pg,
 			if (g && a == slot && e_end == slot + sz) {
 				/* The whole table went: unlink it; it is
 				 * freed after the invalidation (IH=0). */
-				RTE_ASSERT(c->count == 0);
+				RTE_ASSERT(vtd_pt_page_empty(c));
 				vtd_entry_store(&pg->va[idx], 0);
 				__atomic_store_n(&pg->children[idx], NULL,
 						 __ATOMIC_RELEASE);
-				count_add(pg, -1);
 				c->next = g->freelist;
 				g->freelist = c;
 				g->nr_freed++;
@@ -442,7 +430,6 @@ static void clear_range(struct vtd_domain *dom, struct vtd_pt_page *pg,
 			}
 		} else if (vtd_entry_load(&pg->va[idx]) & dom->present) {
 			vtd_entry_store(&pg->va[idx], 0);
-			count_add(pg, -1);
 			first = RTE_MIN(first, idx);
 			last = idx;
 		}
@@ -469,7 +456,6 @@ static int unmap_one(struct vtd_domain *dom, uint64_t iova)
 	if (unlikely(!(vtd_entry_load(slot) & dom->present)))
 		return -ENOENT;
 	vtd_entry_store(slot, 0);
-	count_add(pg, -1);
 	if (dom->clflush)
 		vtd_flush_cache_range(dom->unit, slot, 8);
 	return 0;
@@ -588,7 +574,7 @@ static int verify_page(const struct vtd_domain *dom,
 		       const struct vtd_pt_page *pg, uint64_t base,
 		       uint64_t *leaves, uint64_t *tables)
 {
-	unsigned int l = pg->level, present = 0;
+	unsigned int l = pg->level;
 	int rc = 0;
 
 	for (unsigned int i = 0; i < VTD_PT_ENTRIES; i++) {
@@ -610,7 +596,6 @@ static int verify_page(const struct vtd_domain *dom,
 			}
 			continue;
 		}
-		present++;
 		if (l == 1 || (e & LEAF_PS)) {
 			(*leaves)++;
 			if (c != NULL) {
@@ -633,12 +618,6 @@ static int verify_page(const struct vtd_domain *dom,
 		(*tables)++;
 		if (verify_page(dom, c, a, leaves, tables))
 			rc = -EFAULT;
-	}
-	if (present != __atomic_load_n(&pg->count, __ATOMIC_ACQUIRE)) {
-		VTD_LOG(ERR, dom->unit, "verify: level %u table at iova 0x%"
-			PRIx64 " counts %" PRIu32 " entries, holds %u", l,
-			base, pg->count, present);
-		rc = -EFAULT;
 	}
 	return rc;
 }

@@ -14,15 +14,18 @@
  *   page's IOVA taken once when the chunk is carved), a global free list
  *   under a spinlock, and per-lcore caches (like rte_mempool's), so that
  *   concurrent maps on several lcores allocate without a lock except on a
- *   cache miss. Invariant: a page in the pool is all zero, with count 0
- *   and no children; whoever puts a page back guarantees it.
+ *   cache miss. Invariant: a page in the pool is all zero, with no
+ *   children; whoever puts a page back guarantees it (checked when
+ *   RTE_ENABLE_ASSERT is on: vtd_pt_page_empty).
  *
- * Occupancy (vtd_pgtable.c)
- *   vtd_pt_page.count is the number of present entries of the page (leaves
- *   and tables), kept with atomic adds. A table page is freed by vtd_unmap
- *   when the unmapped range covers the whole span of the table: it is then
- *   empty (unmap fails with -ENOENT on a hole), and since concurrent calls
- *   work on disjoint ranges no other thread can be walking into it. A table
+ * Table life (vtd_pgtable.c)
+ *   A table page is freed by vtd_unmap when the unmapped range covers the
+ *   whole span of the table: it is then empty (unmap fails with -ENOENT on
+ *   a hole), and since concurrent calls work on disjoint ranges no other
+ *   thread can be walking into it. No per-page count of present entries is
+ *   kept: nothing but a check would read it, and its atomic add on every
+ *   map and unmap cost 8 % of the service's batched rate (docs/benchmarks.md,
+ *   "Third pass"). A table
  *   left empty by piecewise unmaps stays installed and is reused by later
  *   maps (no table churn for map/unmap of one page, no IH=0 invalidation);
  *   vtd_domain_destroy releases it.
@@ -42,7 +45,6 @@
 struct vtd_pt_page {
 	uint64_t *va;                   /* the 4 KiB table the unit reads */
 	uint64_t iova;                  /* what the parent entry holds */
-	uint32_t count;                 /* [A] present entries */
 	uint8_t level;                  /* 1: 4 KiB leaves ... 5 */
 	uint8_t dir;                    /* has children[] (pool index) */
 	/* [A] level >= 2: child table of each entry (NULL: none). Written
@@ -155,6 +157,15 @@ void vtd_dev_release(struct vtd_unit *u, uint16_t sid);
 /* Atomic 64-bit stores/loads of table entries (the unit reads them while
  * the CPU writes them; VT-d spec §6.2.x: 64-bit entries are read
  * atomically). */
+/* True when no entry of pg's table is non-zero (a debug check: 512 loads). */
+static inline bool vtd_pt_page_empty(const struct vtd_pt_page *pg)
+{
+	for (unsigned int i = 0; i < VTD_PT_ENTRIES; i++)
+		if (__atomic_load_n(&pg->va[i], __ATOMIC_RELAXED) != 0)
+			return false;
+	return true;
+}
+
 static inline void vtd_entry_store(uint64_t *p, uint64_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
