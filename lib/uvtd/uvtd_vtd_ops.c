@@ -233,6 +233,8 @@ static void v_unit_describe(struct uvtd_drv_unit *u, uvtd_kv_fn fn, void *arg)
 	fn(arg, "qi_waits", s.waits);
 	fn(arg, "qi_iqt_writes", s.iqt_writes);
 	fn(arg, "qi_head_reads", s.head_reads);
+	fn(arg, "qi_publish_waits", s.publish_waits);
+	fn(arg, "qi_handoffs", s.handoffs);
 	fn(arg, "qi_iqe", s.iqe);
 	fn(arg, "qi_ite", s.ite);
 	fn(arg, "qi_ice", s.ice);

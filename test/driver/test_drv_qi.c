@@ -566,9 +566,29 @@ static void lockstep_run(bool handoff)
 		CHECK_EQ(l[i].timeouts, 0);
 		CHECK_EQ(l[i].errors, 0);
 	}
-	printf("# lockstep (%s): %" PRIu64 " + %" PRIu64 " rounds\n",
+	/* The contention counters: producers that submit at the same instant
+	 * find the lock taken in many rounds; poking at once leaves such a
+	 * batch to the holder unless it let go in the meantime, waiting first
+	 * leaves (nearly) none. */
+	struct vtd_qi_stats qs;
+
+	vtd_qi_stats_get(env.u, &qs);
+	CHECK(qs.publish_waits > (l[0].rounds + l[1].rounds) / 100,
+	      "%" PRIu64 " publications found the lock taken in %" PRIu64
+	      " rounds", qs.publish_waits, l[0].rounds + l[1].rounds);
+	CHECK(qs.handoffs <= qs.publish_waits, "more hand-offs than waits");
+	if (!handoff)
+		CHECK(qs.handoffs > qs.publish_waits / 100, "%" PRIu64
+		      " hand-offs of %" PRIu64 " waits, poking at once",
+		      qs.handoffs, qs.publish_waits);
+	else
+		CHECK(qs.handoffs <= qs.publish_waits / 10, "%" PRIu64
+		      " hand-offs of %" PRIu64 " waits with a 5 us bound",
+		      qs.handoffs, qs.publish_waits);
+	printf("# lockstep (%s): %" PRIu64 " + %" PRIu64 " rounds, "
+	       "%" PRIu64 " found the lock taken, %" PRIu64 " left to it\n",
 	       handoff ? "wait for the holder" : "poke at once", l[0].rounds,
-	       l[1].rounds);
+	       l[1].rounds, qs.publish_waits, qs.handoffs);
 	drv_close(&env);
 }
 
@@ -662,6 +682,13 @@ static bool handoff_scenario(uint64_t handoff_cycles)
 	join_l1();
 	CHECK_EQ(h.rc, 0);
 	CHECK_EQ(h.wait_rc, 0);
+	/* Lcore 1 found the lock taken; it left its batch to the holder if
+	 * and only if its submit returned while the lock was held. */
+	struct vtd_qi_stats qs;
+
+	vtd_qi_stats_get(env.u, &qs);
+	CHECK_EQ(qs.publish_waits, 1);
+	CHECK_EQ(qs.handoffs, early ? 1 : 0);
 	drv_close(&env);
 	return early;
 }

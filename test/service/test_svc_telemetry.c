@@ -158,6 +158,9 @@ static void test_answers(void)
 		 (uint64_t)0x00D2008C22260286ull);
 	HAS("/uvtd/unit", capstr);
 	HAS("/uvtd/unit", "\"cap_cm\": 1");
+	/* One thread did the work: no publication met another. */
+	HAS("/uvtd/unit", "\"qi_publish_waits\": 0");
+	HAS("/uvtd/unit", "\"qi_handoffs\": 0");
 	HAS("/uvtd/domains", "[0, 1]");
 	HAS("/uvtd/domain", "\"policy\": \"strict\"");
 	HAS("/uvtd/domain", "\"mappings\": 6");

@@ -309,6 +309,10 @@ struct vtd_qi_stats {
 	uint64_t cc;
 	uint64_t pasid;                /* PASID-based descriptors */
 	uint64_t head_reads;           /* IQH read over MMIO (space ran out) */
+	/* Contention on the one queue: publications that found the publish
+	 * lock taken (another lcore publishing), and those of them that left
+	 * their batch to its holder (it stayed past the hand-off bound). */
+	uint64_t publish_waits, handoffs;
 	uint64_t iqe, ite, ice, timeouts;
 };
 void vtd_qi_stats_get(const struct vtd_unit *unit, struct vtd_qi_stats *s);

@@ -426,8 +426,11 @@ static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
 	 * to collide again at their next burst. Taking the lock after it, we
 	 * run our own and leave later than it does. A holder that is not done
 	 * within the bound (descheduled) gets the poke, as before. */
-	if (unlikely(w & VTD_QI_PUB_LOCKED) && qi->handoff_cycles)
-		w = pub_lock_await(qi, w);
+	if (unlikely(w & VTD_QI_PUB_LOCKED)) {
+		st_add(&c->st.publish_waits, 1);
+		if (qi->handoff_cycles)
+			w = pub_lock_await(qi, w);
+	}
 	for (;;) {
 		uint32_t want = (w & VTD_QI_PUB_LOCKED) ? w + VTD_QI_PUB_POKE :
 				w | VTD_QI_PUB_LOCKED;
@@ -435,8 +438,10 @@ static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
 		if (atomic_compare_exchange_weak_explicit(&qi->pub_lock, &w,
 				want, memory_order_acq_rel,
 				memory_order_relaxed)) {
-			if (w & VTD_QI_PUB_LOCKED)
+			if (w & VTD_QI_PUB_LOCKED) {
+				st_add(&c->st.handoffs, 1);
 				return;         /* the holder will see it */
+			}
 			w = want;
 			break;
 		}
@@ -1050,6 +1055,8 @@ void vtd_qi_stats_get(const struct vtd_unit *unit, struct vtd_qi_stats *s)
 		s->pasid += LD(pasid);
 		s->head_reads += LD(head_reads);
 		s->timeouts += LD(timeouts);
+		s->publish_waits += LD(publish_waits);
+		s->handoffs += LD(handoffs);
 #undef LD
 	}
 	s->iqe = atomic_load(&qi->iqe);

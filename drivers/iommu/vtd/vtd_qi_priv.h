@@ -76,6 +76,7 @@ struct vtd_qctx_stats {
 	uint64_t submits, descs, waits, iqt_writes;
 	uint64_t psi, dsi, global, devtlb, cc, pasid;
 	uint64_t head_reads, timeouts;
+	uint64_t publish_waits, handoffs;
 };
 
 struct vtd_qctx {
