@@ -92,6 +92,13 @@ struct uvtd_drv_gather {
 	uint32_t nr_freed;
 };
 
+/* A burst's page-table walk cache, the driver's to fill: zeroed before a
+ * burst's first map_walk or unmap_walk, dropped after its last (valid for
+ * one burst of one domain only). */
+struct uvtd_drv_walk {
+	uint64_t opaque[2];
+};
+
 #define UVTD_DRV_INV_TABLES_FREED 1u  /* paging-structure caches too */
 #define UVTD_DRV_INV_MAP          2u  /* map side: not-present -> present */
 #define UVTD_DRV_INV_DOMAIN       4u  /* domain-selective, whatever range */
@@ -142,6 +149,15 @@ struct uvtd_driver_ops {
 		     struct uvtd_drv_gather *g);
 	void (*gather_release)(struct uvtd_drv_domain *d,
 			       struct uvtd_drv_gather *g);
+	/* map and unmap inside a burst, reusing the previous call's table
+	 * walk for a neighbour (w: see struct uvtd_drv_walk) [fast].
+	 * Optional: without them, bursts call map and unmap. */
+	int (*map_walk)(struct uvtd_drv_domain *d, uint64_t iova,
+			uint64_t phys, uint64_t len, unsigned int perm,
+			struct uvtd_drv_walk *w);
+	int (*unmap_walk)(struct uvtd_drv_domain *d, uint64_t iova,
+			  uint64_t len, struct uvtd_drv_gather *g,
+			  struct uvtd_drv_walk *w);
 
 	/* Invalidation, per lcore [fast]. len 0 with iova 0: everything. */
 	struct uvtd_drv_qctx *(*qctx_get)(struct uvtd_drv_unit *u,

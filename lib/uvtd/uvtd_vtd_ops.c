@@ -3,6 +3,8 @@
  * The service above it knows no VT-d bit; the driver below it knows no
  * mempool or telemetry. Names are translated, nothing is decided here.
  */
+#include <stdalign.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,12 +322,42 @@ static int v_detach(struct uvtd_drv_domain *d, struct uvtd_drv_unit *u,
 
 /* ---- page tables and invalidation: the fast path ---- */
 
+static inline unsigned int v_perm(unsigned int perm)
+{
+	return (perm & UVTD_PERM_READ ? VTD_PERM_READ : 0) |
+	       (perm & UVTD_PERM_WRITE ? VTD_PERM_WRITE : 0);
+}
+
 static int v_map(struct uvtd_drv_domain *d, uint64_t iova, uint64_t phys,
 		 uint64_t len, unsigned int perm)
 {
-	return vtd_map((struct vtd_domain *)d, iova, phys, len,
-		       (perm & UVTD_PERM_READ ? VTD_PERM_READ : 0) |
-		       (perm & UVTD_PERM_WRITE ? VTD_PERM_WRITE : 0));
+	return vtd_map((struct vtd_domain *)d, iova, phys, len, v_perm(perm));
+}
+
+static_assert(sizeof(struct uvtd_drv_walk) >= sizeof(struct vtd_walk) &&
+	      alignof(struct uvtd_drv_walk) >= alignof(struct vtd_walk),
+	      "the service's walk cache holds the driver's");
+
+static int v_map_walk(struct uvtd_drv_domain *d, uint64_t iova,
+		      uint64_t phys, uint64_t len, unsigned int perm,
+		      struct uvtd_drv_walk *w)
+{
+	return vtd_map_walk((struct vtd_domain *)d, iova, phys, len,
+			    v_perm(perm), (struct vtd_walk *)w);
+}
+
+/* Field by field, not one 16-byte copy: vtd_unmap has just stored start and
+ * end separately, and a 16-byte load of two 8-byte stores still in flight
+ * cannot be store-forwarded (a stall of a dozen cycles or so per unmap: the
+ * hottest spot of v_unmap in perf). */
+static inline void v_gather_out(struct uvtd_drv_gather *g,
+				const struct vtd_gather *vg)
+{
+	g->start = vg->start;
+	rte_compiler_barrier();
+	g->end = vg->end;
+	g->freelist = vg->freelist;
+	g->nr_freed = vg->nr_freed;
 }
 
 static int v_unmap(struct uvtd_drv_domain *d, uint64_t iova, uint64_t len,
@@ -334,15 +366,19 @@ static int v_unmap(struct uvtd_drv_domain *d, uint64_t iova, uint64_t len,
 	struct vtd_gather vg = VTD_GATHER_INIT;
 	int rc = vtd_unmap((struct vtd_domain *)d, iova, len, &vg);
 
-	/* Field by field, not one 16-byte copy: vtd_unmap has just stored
-	 * start and end separately, and a 16-byte load of two 8-byte stores
-	 * still in flight cannot be store-forwarded (a stall of a dozen
-	 * cycles or so per unmap: the hottest spot of v_unmap in perf). */
-	g->start = vg.start;
-	rte_compiler_barrier();
-	g->end = vg.end;
-	g->freelist = vg.freelist;
-	g->nr_freed = vg.nr_freed;
+	v_gather_out(g, &vg);
+	return rc;
+}
+
+static int v_unmap_walk(struct uvtd_drv_domain *d, uint64_t iova,
+			uint64_t len, struct uvtd_drv_gather *g,
+			struct uvtd_drv_walk *w)
+{
+	struct vtd_gather vg = VTD_GATHER_INIT;
+	int rc = vtd_unmap_walk((struct vtd_domain *)d, iova, len, &vg,
+				(struct vtd_walk *)w);
+
+	v_gather_out(g, &vg);
 	return rc;
 }
 
@@ -409,6 +445,8 @@ const struct uvtd_driver_ops uvtd_vtd_ops = {
 	.detach = v_detach,
 	.map = v_map,
 	.unmap = v_unmap,
+	.map_walk = v_map_walk,
+	.unmap_walk = v_unmap_walk,
 	.gather_release = v_gather_release,
 	.qctx_get = v_qctx_get,
 	.inv_range = v_inv_range,

@@ -1140,6 +1140,104 @@ static void test_install_race(void)
 	drv_close(&env);
 }
 
+/* The burst walk cache (vtd_map_walk, vtd_unmap_walk): 4 KiB maps and
+ * unmaps of one burst across 2 MiB and 1 GiB boundaries, in and out of
+ * order, each landing where a fresh walk puts it; a 2 MiB unmap in the
+ * middle of a burst frees the cached table and the cache forgets it. Two
+ * planted caches, played by the test, must be caught: one keyed to the
+ * wrong span (the entry goes to another table), and one kept across the
+ * unmap that freed its table (the entry goes to a freed page). */
+static void test_walk_cache(void)
+{
+	static const uint64_t MB2 = 2ull << 20, GB1 = 1ull << 30;
+	const uint64_t iovas[] = {
+		MB2 - 8192, MB2 - 4096, MB2, MB2 + 4096, 3 * MB2 + 4096,
+		MB2 + 8192, GB1 - 4096, GB1, GB1 + 4096, 5 * GB1 + MB2,
+		MB2 - 12288,
+	};
+	const unsigned int n = RTE_DIM(iovas);
+	const uint64_t phys0 = 0x40000000;
+	struct drv_env env;
+	struct vtd_domain *dom;
+	struct vtd_walk w = VTD_WALK_INIT, stale;
+	struct vtd_gather g = VTD_GATHER_INIT;
+	uint64_t phys, leaves;
+	unsigned int perm, i;
+
+	TRY(drv_open_preset(&env, "qemu-cm-off"), "open");
+	TRY(vtd_domain_create(env.u, NULL, &dom), "domain");
+	for (i = 0; i < n; i++)
+		TRY(vtd_map_walk(dom, iovas[i], phys0 + i * 4096ull, 4096,
+				 VTD_PERM_READ | VTD_PERM_WRITE, &w),
+		    "map %u", i);
+	for (i = 0; i < n; i++) {
+		CHECK(vtd_iova_to_phys(dom, iovas[i], &phys, &perm) == 0 &&
+		      phys == phys0 + i * 4096ull, "iova 0x%" PRIx64
+		      " -> 0x%" PRIx64, iovas[i], phys);
+	}
+	CHECK(vtd_pgtable_verify(dom, &leaves, NULL) == 0 && leaves == n,
+	      "%" PRIu64 " leaves", leaves);
+	/* A taken IOVA stays refused through the cache. */
+	CHECK_EQ(vtd_map_walk(dom, MB2, phys0, 4096, VTD_PERM_READ, &w),
+		 -EEXIST);
+	/* Unmaps in another order, one cache. */
+	w = VTD_WALK_INIT;
+	for (i = n; i-- > 0;)
+		TRY(vtd_unmap_walk(dom, iovas[i], 4096, &g, &w), "unmap %u",
+		    i);
+	for (i = 0; i < n; i++)
+		CHECK(vtd_iova_to_phys(dom, iovas[i], &phys, &perm) ==
+		      -ENOENT, "iova 0x%" PRIx64 " still mapped", iovas[i]);
+	CHECK_EQ(vtd_unmap_walk(dom, MB2, 4096, &g, &w), -ENOENT);
+	CHECK(vtd_pgtable_verify(dom, &leaves, NULL) == 0 && leaves == 0,
+	      "%" PRIu64 " leaves", leaves);
+
+	/* Planted: a cache keyed to the wrong span. The map of MB2 (second
+	 * 2 MiB span) through the first span's table writes into that
+	 * table: MB2 does not translate, iova 0 does. */
+	w = VTD_WALK_INIT;
+	TRY(vtd_map_walk(dom, 4096, phys0, 4096, VTD_PERM_READ, &w), "map");
+	w.span = MB2 >> 21;
+	TRY(vtd_map_walk(dom, MB2, phys0 + 8192, 4096, VTD_PERM_READ, &w),
+	    "planted map");
+	CHECK(vtd_iova_to_phys(dom, MB2, &phys, &perm) == -ENOENT,
+	      "a mis-keyed cache must show: MB2 translates");
+	CHECK(vtd_iova_to_phys(dom, 0, &phys, &perm) == 0 &&
+	      phys == phys0 + 8192, "the planted entry sits at iova 0");
+	w = VTD_WALK_INIT;
+	TRY(vtd_unmap_walk(dom, 0, 4096, &g, &w), "unmap");
+	TRY(vtd_unmap_walk(dom, 4096, 4096, &g, &w), "unmap");
+	CHECK(vtd_pgtable_verify(dom, &leaves, NULL) == 0 && leaves == 0,
+	      "%" PRIu64 " leaves", leaves);
+
+	/* A 2 MiB unmap inside a burst frees the cached table: the cache
+	 * forgets it, and the next map walks (and installs a table) again. */
+	w = VTD_WALK_INIT;
+	for (i = 0; i < 512; i++)
+		TRY(vtd_map_walk(dom, 4 * MB2 + i * 4096ull, phys0, 4096,
+				 VTD_PERM_READ, &w), "fill %u", i);
+	stale = w;
+	TRY(vtd_unmap_walk(dom, 4 * MB2, MB2, &g, &w), "2 MiB unmap");
+	CHECK(g.nr_freed == 1, "the span's table freed: %u", g.nr_freed);
+	CHECK(w.table == NULL, "the cache forgot the freed table");
+	TRY(vtd_map_walk(dom, 4 * MB2 + 4096, phys0, 4096, VTD_PERM_READ,
+			 &w), "map after the free");
+	CHECK(vtd_iova_to_phys(dom, 4 * MB2 + 4096, &phys, &perm) == 0,
+	      "mapped through a new table");
+	/* Planted: the cache as it was before the free. Its table is on the
+	 * gather list (freed after the invalidation): the entry lands there
+	 * and the IOVA does not translate through the live tables. */
+	TRY(vtd_map_walk(dom, 4 * MB2 + 8192, phys0, 4096, VTD_PERM_READ,
+			 &stale), "planted stale map");
+	CHECK(vtd_iova_to_phys(dom, 4 * MB2 + 8192, &phys, &perm) ==
+	      -ENOENT, "a cache kept across the free must show");
+	memset(((struct vtd_pt_page *)stale.table)->va, 0, 4096);
+	vtd_gather_release(dom, &g);
+	TRY(vtd_domain_destroy(dom), "destroy");
+	CHECK_EQ(vtd_pt_pool_in_use(env.u->pt_pool), 0);
+	drv_close(&env);
+}
+
 #ifndef DRV_MAP_EAL_MODE
 #define DRV_MAP_EAL_MODE UVTD_EAL_VA
 #endif
@@ -1236,6 +1334,7 @@ int main(int argc, char **argv)
 	RUN(test_domain_ids);
 	RUN(test_concurrent);
 	RUN(test_install_race);
+	RUN(test_walk_cache);
 	RUN(test_blocking_root_file);
 	return TEST_SUMMARY();
 }

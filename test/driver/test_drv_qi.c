@@ -567,24 +567,16 @@ static void lockstep_run(bool handoff)
 		CHECK_EQ(l[i].errors, 0);
 	}
 	/* The contention counters: producers that submit at the same instant
-	 * find the lock taken in many rounds; poking at once leaves such a
-	 * batch to the holder unless it let go in the meantime, waiting first
-	 * leaves (nearly) none. */
+	 * find the lock taken in many rounds (how many of those end in a
+	 * hand-off depends on the machine's speed: not checked here, but
+	 * exactly in test_publish_handoff_bound). */
 	struct vtd_qi_stats qs;
 
 	vtd_qi_stats_get(env.u, &qs);
-	CHECK(qs.publish_waits > (l[0].rounds + l[1].rounds) / 100,
-	      "%" PRIu64 " publications found the lock taken in %" PRIu64
-	      " rounds", qs.publish_waits, l[0].rounds + l[1].rounds);
-	CHECK(qs.handoffs <= qs.publish_waits, "more hand-offs than waits");
-	if (!handoff)
-		CHECK(qs.handoffs > qs.publish_waits / 100, "%" PRIu64
-		      " hand-offs of %" PRIu64 " waits, poking at once",
-		      qs.handoffs, qs.publish_waits);
-	else
-		CHECK(qs.handoffs <= qs.publish_waits / 10, "%" PRIu64
-		      " hand-offs of %" PRIu64 " waits with a 5 us bound",
-		      qs.handoffs, qs.publish_waits);
+	CHECK(qs.publish_waits > 0, "no publication found the lock taken in "
+	      "%" PRIu64 " rounds", l[0].rounds + l[1].rounds);
+	CHECK(qs.handoffs <= qs.publish_waits, "%" PRIu64 " hand-offs, %"
+	      PRIu64 " waits", qs.handoffs, qs.publish_waits);
 	printf("# lockstep (%s): %" PRIu64 " + %" PRIu64 " rounds, "
 	       "%" PRIu64 " found the lock taken, %" PRIu64 " left to it\n",
 	       handoff ? "wait for the holder" : "poke at once", l[0].rounds,

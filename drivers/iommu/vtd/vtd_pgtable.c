@@ -258,17 +258,47 @@ static int map_range(struct vtd_domain *dom, struct vtd_pt_page *pg,
 static void clear_range(struct vtd_domain *dom, struct vtd_pt_page *pg,
 			uint64_t iova, uint64_t end, struct vtd_gather *g);
 
-static int map_one(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
-		   uint64_t leaf)
+/* A last-level table maps 2 MiB (512 entries of 4 KiB). */
+#define VTD_WALK_SHIFT 21
+
+/* The last-level table of iova from w, or NULL (see struct vtd_walk). */
+static inline struct vtd_pt_page *walk_hit(const struct vtd_walk *w,
+					   uint64_t iova)
 {
-	struct vtd_pt_page *pg = dom->root;
+	return w && w->span == iova >> VTD_WALK_SHIFT ?
+		(struct vtd_pt_page *)w->table : NULL;
+}
+
+static inline void walk_keep(struct vtd_walk *w, uint64_t iova,
+			     struct vtd_pt_page *pg)
+{
+	if (w) {
+		w->span = iova >> VTD_WALK_SHIFT;
+		w->table = pg;
+	}
+}
+
+static inline void walk_forget(struct vtd_walk *w)
+{
+	if (w)
+		*w = VTD_WALK_INIT;
+}
+
+static int map_one(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
+		   uint64_t leaf, struct vtd_walk *w)
+{
+	struct vtd_pt_page *pg = walk_hit(w, iova);
 	uint64_t *slot;
 	int err = 0;
 
-	for (unsigned int l = dom->levels; l > 1; l--) {
-		pg = pt_child(dom, pg, lvl_idx(iova, l), &err);
-		if (unlikely(pg == NULL))
-			return err;
+	if (pg == NULL) {
+		pg = dom->root;
+		for (unsigned int l = dom->levels; l > 1; l--) {
+			pg = pt_child(dom, pg, lvl_idx(iova, l), &err);
+			if (unlikely(pg == NULL))
+				return err;
+		}
+		walk_keep(w, iova, pg);
 	}
 	slot = &pg->va[lvl_idx(iova, 1)];
 	if (unlikely(vtd_entry_load(slot) & dom->present))
@@ -288,6 +318,12 @@ static const char *perm_str(unsigned int perm)
 
 int vtd_map(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
 	    uint64_t len, unsigned int perm)
+{
+	return vtd_map_walk(dom, iova, phys, len, perm, NULL);
+}
+
+int vtd_map_walk(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
+		 uint64_t len, unsigned int perm, struct vtd_walk *w)
 {
 	uint64_t leaf, done;
 	int rc;
@@ -329,11 +365,14 @@ int vtd_map(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
 	}
 	leaf = dom->leaf_bits[perm];
 	if (len == VTD_PAGE_SIZE) {
-		rc = map_one(dom, iova, phys, leaf);
+		rc = map_one(dom, iova, phys, leaf, w);
 		if (unlikely(rc))
 			goto fail;
 		return 0;
 	}
+	/* Larger maps walk on their own (and may install tables anywhere
+	 * in their range): the burst's cache starts again after them. */
+	walk_forget(w);
 	rc = check_free(dom, dom->root, iova, iova + len);
 	if (unlikely(rc))
 		goto fail;
@@ -349,6 +388,7 @@ int vtd_map(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
 	}
 	return 0;
 fail:
+	walk_forget(w);
 	if (rc == -EEXIST)
 		VTD_LOG(ERR, dom->unit, "map: [0x%" PRIx64 ", +0x%" PRIx64
 			") overlaps a live mapping", iova, len);
@@ -438,19 +478,25 @@ static void clear_range(struct vtd_domain *dom, struct vtd_pt_page *pg,
 	flush_entries(dom, pg, first, last);
 }
 
-static int unmap_one(struct vtd_domain *dom, uint64_t iova)
+static int unmap_one(struct vtd_domain *dom, uint64_t iova,
+		     struct vtd_walk *w)
 {
-	struct vtd_pt_page *pg = dom->root;
+	struct vtd_pt_page *pg = walk_hit(w, iova);
 	uint64_t *slot;
 
-	for (unsigned int l = dom->levels; l > 1; l--) {
-		unsigned int idx = lvl_idx(iova, l);
-		uint64_t e = 0;
-		struct vtd_pt_page *c = child_or_entry(dom, pg, idx, &e);
+	if (pg == NULL) {
+		pg = dom->root;
+		for (unsigned int l = dom->levels; l > 1; l--) {
+			unsigned int idx = lvl_idx(iova, l);
+			uint64_t e = 0;
+			struct vtd_pt_page *c = child_or_entry(dom, pg, idx,
+							       &e);
 
-		if (unlikely(c == NULL))
-			return (e & dom->present) ? -EINVAL : -ENOENT;
-		pg = c;
+			if (unlikely(c == NULL))
+				return (e & dom->present) ? -EINVAL : -ENOENT;
+			pg = c;
+		}
+		walk_keep(w, iova, pg);
 	}
 	slot = &pg->va[lvl_idx(iova, 1)];
 	if (unlikely(!(vtd_entry_load(slot) & dom->present)))
@@ -463,6 +509,12 @@ static int unmap_one(struct vtd_domain *dom, uint64_t iova)
 
 int vtd_unmap(struct vtd_domain *dom, uint64_t iova, uint64_t len,
 	      struct vtd_gather *g)
+{
+	return vtd_unmap_walk(dom, iova, len, g, NULL);
+}
+
+int vtd_unmap_walk(struct vtd_domain *dom, uint64_t iova, uint64_t len,
+		   struct vtd_gather *g, struct vtd_walk *w)
 {
 	uint64_t where = iova;
 	int rc;
@@ -485,13 +537,16 @@ int vtd_unmap(struct vtd_domain *dom, uint64_t iova, uint64_t len,
 		return -EINVAL;
 	}
 	if (len == VTD_PAGE_SIZE) {
-		rc = unmap_one(dom, iova);
+		rc = unmap_one(dom, iova, w);
 	} else {
+		/* May free tables of its range, the cached one among them. */
+		walk_forget(w);
 		rc = check_mapped(dom, dom->root, iova, iova + len, &where);
 		if (rc == 0)
 			clear_range(dom, dom->root, iova, iova + len, g);
 	}
 	if (unlikely(rc)) {
+		walk_forget(w);
 		if (rc == -EINVAL)
 			VTD_LOG(ERR, dom->unit, "unmap: [0x%" PRIx64 ", +0x%"
 				PRIx64 ") cuts the superpage at 0x%" PRIx64
