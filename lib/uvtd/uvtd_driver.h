@@ -96,7 +96,10 @@ struct uvtd_drv_gather {
  * burst's first map_walk or unmap_walk, dropped after its last (valid for
  * one burst of one domain only). */
 struct uvtd_drv_walk {
-	uint64_t opaque[2];
+	/* The driver's to use (the VT-d driver keeps the span and the table
+	 * of its struct vtd_walk here). */
+	uint64_t span;
+	void *table;
 };
 
 #define UVTD_DRV_INV_TABLES_FREED 1u  /* paging-structure caches too */

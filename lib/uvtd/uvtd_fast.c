@@ -903,7 +903,7 @@ int uvtd_map_burst(int dom, struct uvtd_map_req *reqs, unsigned int n)
 		if (rc)
 			return rc;
 	}
-	struct uvtd_drv_walk walk = { { 0, 0 } };
+	struct uvtd_drv_walk walk = { 0, NULL };
 
 	for (k = 0; k < n; k++) {
 		rc = uvtd_iova_alloc(d->iova, lc->cache, reqs[k].len,
@@ -1018,7 +1018,7 @@ int uvtd_unmap_burst(int dom, const struct uvtd_unmap_req *reqs,
 	unsigned int nr = 0;
 	bool reqs_retired[UVTD_BURST_MAX] = { false };
 
-	struct uvtd_drv_walk walk = { { 0, 0 } };
+	struct uvtd_drv_walk walk = { 0, NULL };
 
 	for (i = 0; i < n; i++) {
 		struct uvtd_drv_gather g = { UINT64_MAX, 0, NULL, 0 };

@@ -3,8 +3,6 @@
  * The service above it knows no VT-d bit; the driver below it knows no
  * mempool or telemetry. Names are translated, nothing is decided here.
  */
-#include <stdalign.h>
-#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,16 +332,30 @@ static int v_map(struct uvtd_drv_domain *d, uint64_t iova, uint64_t phys,
 	return vtd_map((struct vtd_domain *)d, iova, phys, len, v_perm(perm));
 }
 
-static_assert(sizeof(struct uvtd_drv_walk) >= sizeof(struct vtd_walk) &&
-	      alignof(struct uvtd_drv_walk) >= alignof(struct vtd_walk),
-	      "the service's walk cache holds the driver's");
+/* The service's walk cache holds the driver's, copied member by member
+ * (two registers; no cast between the two struct types). */
+static inline struct vtd_walk v_walk_in(const struct uvtd_drv_walk *w)
+{
+	return (struct vtd_walk){ w->span, w->table };
+}
+
+static inline void v_walk_out(struct uvtd_drv_walk *w,
+			      const struct vtd_walk *vw)
+{
+	w->span = vw->span;
+	w->table = vw->table;
+}
 
 static int v_map_walk(struct uvtd_drv_domain *d, uint64_t iova,
 		      uint64_t phys, uint64_t len, unsigned int perm,
 		      struct uvtd_drv_walk *w)
 {
-	return vtd_map_walk((struct vtd_domain *)d, iova, phys, len,
-			    v_perm(perm), (struct vtd_walk *)w);
+	struct vtd_walk vw = v_walk_in(w);
+	int rc = vtd_map_walk((struct vtd_domain *)d, iova, phys, len,
+			      v_perm(perm), &vw);
+
+	v_walk_out(w, &vw);
+	return rc;
 }
 
 /* Field by field, not one 16-byte copy: vtd_unmap has just stored start and
@@ -375,9 +387,10 @@ static int v_unmap_walk(struct uvtd_drv_domain *d, uint64_t iova,
 			struct uvtd_drv_walk *w)
 {
 	struct vtd_gather vg = VTD_GATHER_INIT;
-	int rc = vtd_unmap_walk((struct vtd_domain *)d, iova, len, &vg,
-				(struct vtd_walk *)w);
+	struct vtd_walk vw = v_walk_in(w);
+	int rc = vtd_unmap_walk((struct vtd_domain *)d, iova, len, &vg, &vw);
 
+	v_walk_out(w, &vw);
 	v_gather_out(g, &vg);
 	return rc;
 }

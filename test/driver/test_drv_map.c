@@ -1146,8 +1146,11 @@ static void test_install_race(void)
  * middle of a burst frees the cached table and the cache forgets it. Two
  * planted caches, played by the test, must be caught: one keyed to the
  * wrong span (the entry goes to another table), and one kept across the
- * unmap that freed its table (the entry goes to a freed page). */
-static void test_walk_cache(void)
+ * unmap that freed its table (the entry goes to a freed page). On a 3-level
+ * second-stage table of a non-coherent unit (qemu-cm-off: every entry
+ * written is flushed), a 5-level one (server) and a first-stage one. */
+static void walk_cache_case(const char *preset, enum vtd_domain_kind kind,
+			    unsigned int width)
 {
 	static const uint64_t MB2 = 2ull << 20, GB1 = 1ull << 30;
 	const uint64_t iovas[] = {
@@ -1164,8 +1167,16 @@ static void test_walk_cache(void)
 	uint64_t phys, leaves;
 	unsigned int perm, i;
 
-	TRY(drv_open_preset(&env, "qemu-cm-off"), "open");
-	TRY(vtd_domain_create(env.u, NULL, &dom), "domain");
+	struct vtd_domain_params dp;
+
+	printf("# walk cache: %s, %s, %u bits\n", preset,
+	       kind == VTD_DOMAIN_FIRST_STAGE ? "first stage" : "second stage",
+	       width);
+	TRY(drv_open_preset(&env, preset), "open");
+	vtd_domain_params_init(&dp);
+	dp.kind = kind;
+	dp.addr_width = width;
+	TRY(vtd_domain_create(env.u, &dp, &dom), "domain");
 	for (i = 0; i < n; i++)
 		TRY(vtd_map_walk(dom, iovas[i], phys0 + i * 4096ull, 4096,
 				 VTD_PERM_READ | VTD_PERM_WRITE, &w),
@@ -1236,6 +1247,13 @@ static void test_walk_cache(void)
 	TRY(vtd_domain_destroy(dom), "destroy");
 	CHECK_EQ(vtd_pt_pool_in_use(env.u->pt_pool), 0);
 	drv_close(&env);
+}
+
+static void test_walk_cache(void)
+{
+	walk_cache_case("qemu-cm-off", VTD_DOMAIN_SECOND_STAGE, 0);
+	walk_cache_case("server", VTD_DOMAIN_SECOND_STAGE, 57);
+	walk_cache_case("server", VTD_DOMAIN_FIRST_STAGE, 0);
 }
 
 #ifndef DRV_MAP_EAL_MODE

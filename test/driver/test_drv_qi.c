@@ -566,15 +566,13 @@ static void lockstep_run(bool handoff)
 		CHECK_EQ(l[i].timeouts, 0);
 		CHECK_EQ(l[i].errors, 0);
 	}
-	/* The contention counters: producers that submit at the same instant
-	 * find the lock taken in many rounds (how many of those end in a
-	 * hand-off depends on the machine's speed: not checked here, but
-	 * exactly in test_publish_handoff_bound). */
+	/* The contention counters, printed: how often the producers met
+	 * depends on how the two lcores are scheduled (taking turns on one
+	 * CPU, they never do), so only what holds either way is checked here;
+	 * test_publish_handoff_bound checks exact counts. */
 	struct vtd_qi_stats qs;
 
 	vtd_qi_stats_get(env.u, &qs);
-	CHECK(qs.publish_waits > 0, "no publication found the lock taken in "
-	      "%" PRIu64 " rounds", l[0].rounds + l[1].rounds);
 	CHECK(qs.handoffs <= qs.publish_waits, "%" PRIu64 " hand-offs, %"
 	      PRIu64 " waits", qs.handoffs, qs.publish_waits);
 	printf("# lockstep (%s): %" PRIu64 " + %" PRIu64 " rounds, "
@@ -674,13 +672,21 @@ static bool handoff_scenario(uint64_t handoff_cycles)
 	join_l1();
 	CHECK_EQ(h.rc, 0);
 	CHECK_EQ(h.wait_rc, 0);
-	/* Lcore 1 found the lock taken; it left its batch to the holder if
-	 * and only if its submit returned while the lock was held. */
+	/* A submit that returned while the lock was held found it taken
+	 * and left its batch to the holder: one wait, one hand-off. Any other
+	 * (it waited past our release, or only got there after it) left
+	 * none. */
 	struct vtd_qi_stats qs;
 
 	vtd_qi_stats_get(env.u, &qs);
-	CHECK_EQ(qs.publish_waits, 1);
-	CHECK_EQ(qs.handoffs, early ? 1 : 0);
+	if (early) {
+		CHECK_EQ(qs.publish_waits, 1);
+		CHECK_EQ(qs.handoffs, 1);
+	} else {
+		CHECK(qs.publish_waits <= 1, "%" PRIu64 " waits",
+		      qs.publish_waits);
+		CHECK_EQ(qs.handoffs, 0);
+	}
 	drv_close(&env);
 	return early;
 }
@@ -704,9 +710,28 @@ static void test_null_args(void)
 	CHECK_EQ(vtd_qctx_submit(c, NULL), -EINVAL);
 	CHECK_EQ(vtd_qctx_wait(NULL, 1), -EINVAL);
 	CHECK_EQ(vtd_qctx_sync(NULL), -EINVAL);
-	CHECK(!vtd_qctx_done(NULL, 0), "qctx_done(NULL)");
-	/* Logged once; a poll loop keeps getting "not done". */
-	CHECK(!vtd_qctx_done(NULL, 1), "qctx_done(NULL), again");
+	/* A poll loop on a NULL context keeps getting "not done", and the
+	 * log says so once, not at every turn: the log stream is read back
+	 * (at most one line, as an earlier test may have had it said). */
+	{
+		char *buf = NULL;
+		size_t blen = 0;
+		FILE *f = open_memstream(&buf, &blen);
+		unsigned int said = 0;
+
+		REQUIRE(f != NULL, "memstream");
+		rte_openlog_stream(f);
+		for (int i = 0; i < 3; i++)
+			CHECK(!vtd_qctx_done(NULL, (uint32_t)i),
+			      "qctx_done(NULL)");
+		rte_openlog_stream(NULL);
+		fclose(f);
+		for (const char *p = buf; p && (p = strstr(p, "qctx_done: NULL"));
+		     p++)
+			said++;
+		CHECK(said <= 1, "logged %u times", said);
+		free(buf);
+	}
 	CHECK_EQ(vtd_inv_range(NULL, NULL, 0, 4096, 0), -EINVAL);
 	CHECK_EQ(vtd_inv_range(c, NULL, 0, 4096, 0), -EINVAL);
 	/* Nothing was queued by the refusals: a sync still works. */

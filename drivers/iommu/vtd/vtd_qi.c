@@ -425,13 +425,20 @@ static void qi_publish(struct vtd_qi *qi, struct vtd_qctx *c)
 	 * word: the unit's time paid twice, and both producers leave in step,
 	 * to collide again at their next burst. Taking the lock after it, we
 	 * run our own and leave later than it does. A holder that is not done
-	 * within the bound (descheduled) gets the poke, as before. */
-	if (unlikely(w & VTD_QI_PUB_LOCKED)) {
-		st_add(&c->st.publish_waits, 1);
-		if (qi->handoff_cycles)
-			w = pub_lock_await(qi, w);
-	}
+	 * within the bound (descheduled) gets the poke, as before. The wait
+	 * comes the first time the lock is seen taken, also when a failed
+	 * exchange shows it (another producer took it between our load and
+	 * our exchange): a batch is left to a holder only after it, and a
+	 * hand-off is always counted among the waits. */
+	bool waited = false;
+
 	for (;;) {
+		if (unlikely(w & VTD_QI_PUB_LOCKED) && !waited) {
+			waited = true;
+			st_add(&c->st.publish_waits, 1);
+			if (qi->handoff_cycles)
+				w = pub_lock_await(qi, w);
+		}
 		uint32_t want = (w & VTD_QI_PUB_LOCKED) ? w + VTD_QI_PUB_POKE :
 				w | VTD_QI_PUB_LOCKED;
 

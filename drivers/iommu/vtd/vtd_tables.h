@@ -52,10 +52,11 @@ struct vtd_pt_page {
 	 * it. */
 	struct vtd_pt_page **children;
 	struct vtd_pt_page *next;       /* free list, gather list */
-	/* One cache line each: the pages of a chunk sit in one array, and
-	 * every map and unmap does an atomic add on count. At 48 bytes,
-	 * two lcores' leaf tables shared the line holding their counts, and
-	 * that locked add was the hottest instruction of a 2-lcore run. */
+	/* One cache line each: the pages of a chunk sit in one array, and a
+	 * page's line is written when it goes to a free or gather list. At
+	 * 48 bytes, two lcores' leaf tables shared a line (when pages kept
+	 * an entry count, its locked add there was the hottest instruction
+	 * of a 2-lcore run). */
 } __rte_cache_aligned;
 
 struct vtd_pt_pool;
@@ -64,7 +65,7 @@ void vtd_pt_pool_destroy(struct vtd_unit *u);
 /* A zeroed page; dir: with a children[] array (level >= 2). NULL when out
  * of memory. Lock-free on an lcore whose cache holds pages. */
 struct vtd_pt_page *vtd_pt_page_get(struct vtd_pt_pool *p, bool dir);
-/* Gives back a page that is all zero (entries, count, children). */
+/* Gives back a page that is all zero (entries, children). */
 void vtd_pt_page_put(struct vtd_pt_pool *p, struct vtd_pt_page *pg);
 /* Pages handed out and not returned, for tests and leak checks. */
 uint64_t vtd_pt_pool_in_use(const struct vtd_pt_pool *p);
@@ -107,8 +108,8 @@ struct vtd_domain {
 /* vtd_pgtable.c */
 int vtd_pgtable_init(struct vtd_domain *dom);
 void vtd_pgtable_fini(struct vtd_domain *dom);
-/* Walks the whole table checking every page's count against its present
- * entries and every shadow pointer against its entry. 0 or -EFAULT (logged);
+/* Walks the whole table checking every shadow pointer against its entry
+ * and that no leaf has a child. 0 or -EFAULT (logged);
  * *leaves and *tables receive the counts (NULL ok). Not concurrent with
  * map/unmap. */
 int vtd_pgtable_verify(const struct vtd_domain *dom, uint64_t *leaves,
@@ -157,15 +158,6 @@ void vtd_dev_release(struct vtd_unit *u, uint16_t sid);
 /* Atomic 64-bit stores/loads of table entries (the unit reads them while
  * the CPU writes them; VT-d spec §6.2.x: 64-bit entries are read
  * atomically). */
-/* True when no entry of pg's table is non-zero (a debug check: 512 loads). */
-static inline bool vtd_pt_page_empty(const struct vtd_pt_page *pg)
-{
-	for (unsigned int i = 0; i < VTD_PT_ENTRIES; i++)
-		if (__atomic_load_n(&pg->va[i], __ATOMIC_RELAXED) != 0)
-			return false;
-	return true;
-}
-
 static inline void vtd_entry_store(uint64_t *p, uint64_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
@@ -173,6 +165,20 @@ static inline void vtd_entry_store(uint64_t *p, uint64_t v)
 static inline uint64_t vtd_entry_load(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* True when no entry of pg's table is non-zero and it has no child (a
+ * debug check: 512 loads, 1024 for a directory page). */
+static inline bool vtd_pt_page_empty(const struct vtd_pt_page *pg)
+{
+	for (unsigned int i = 0; i < VTD_PT_ENTRIES; i++) {
+		if (__atomic_load_n(&pg->va[i], __ATOMIC_RELAXED) != 0)
+			return false;
+		if (pg->dir && pg->children &&
+		    __atomic_load_n(&pg->children[i], __ATOMIC_RELAXED))
+			return false;
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------------------
