@@ -8,8 +8,10 @@
  *   build/test/service/bench_svc [preset] [seconds] [policy] [lcores] [rounds]
  *                                           (qemu-cm-off, 1, all, 2, 1)
  *
- * Pairs: strict and lazy map then unmap one buffer at a time; batched maps
- * a burst of 32 (uvtd_map_burst) and unmaps it (uvtd_unmap_burst).
+ * Pairs: strict and lazy map then unmap one buffer at a time; batched and
+ * lazy-burst (the lazy policy used in bursts) map a burst of 32
+ * (uvtd_map_burst) and unmap it (uvtd_unmap_burst). The policy argument
+ * names one of strict, batched, lazy, lazy-burst, or all.
  *
  * On a shared machine the wall-clock figure says as much about the other
  * tenants as about uvtd, so each run also reports the CPU time its lcores
@@ -46,6 +48,7 @@
 struct run {
 	int dom;
 	enum uvtd_policy policy;
+	bool burst;              /* bursts of BURST (batched always) */
 	uint64_t pa;
 	double seconds;
 	uint64_t pairs;
@@ -83,7 +86,7 @@ static int worker(void *arg)
 					      .perm = UVTD_PERM_RW };
 	while (rte_get_tsc_cycles() < end) {
 		for (int rep = 0; rep < 64; rep++) {
-			if (r->policy == UVTD_POLICY_BATCHED) {
+			if (r->burst) {
 				if (uvtd_map_burst(r->dom, m, BURST) != BURST) {
 					r->err++;
 					goto out;
@@ -110,9 +113,9 @@ out:
 	return 0;
 }
 
-static double bench(enum uvtd_policy p, unsigned int nlcores, double secs,
-		    uint64_t pa, double *modelled_ns, double *descs, double *iqt,
-		    double *per_cpu_s)
+static double bench(enum uvtd_policy p, bool burst, unsigned int nlcores,
+		    double secs, uint64_t pa, double *modelled_ns, double *descs,
+		    double *iqt, double *per_cpu_s)
 {
 	struct uvtd_domain_conf c;
 	struct run runs[2];
@@ -131,7 +134,7 @@ static double bench(enum uvtd_policy p, unsigned int nlcores, double secs,
 		return -1;
 	memset(runs, 0, sizeof(runs));
 	for (unsigned int i = 0; i < 2; i++)
-		runs[i] = (struct run){ .dom = d, .policy = p,
+		runs[i] = (struct run){ .dom = d, .policy = p, .burst = burst,
 					.pa = pa + i * BURST * PG, .seconds = secs };
 	/* UVTD_BENCH_SPLIT=1: the second lcore on a domain of its own (for
 	 * telling shared-domain costs from the unit's). */
@@ -199,11 +202,19 @@ int main(int argc, char **argv)
 	double secs = argc > 2 ? atof(argv[2]) : 1.0;
 	unsigned int max_lcores = argc > 4 && atoi(argv[4]) == 1 ? 1 : 2;
 	int rounds = argc > 5 ? atoi(argv[5]) : 1;
-	static double scal[3][MAX_ROUNDS]; /* by policy, as pol[] */
-	static double effs[RTE_DIM(scal)][MAX_ROUNDS];
-	static const enum uvtd_policy pol[] = {
-		UVTD_POLICY_STRICT, UVTD_POLICY_BATCHED, UVTD_POLICY_LAZY,
+	/* The runs: a policy, one pair at a time or in bursts of BURST. */
+	static const struct {
+		const char *name;
+		enum uvtd_policy policy;
+		bool burst;
+	} pol[] = {
+		{ "strict", UVTD_POLICY_STRICT, false },
+		{ "batched", UVTD_POLICY_BATCHED, true },
+		{ "lazy", UVTD_POLICY_LAZY, false },
+		{ "lazy-burst", UVTD_POLICY_LAZY, true },
 	};
+	static double scal[RTE_DIM(pol)][MAX_ROUNDS]; /* as pol[] */
+	static double effs[RTE_DIM(scal)][MAX_ROUNDS];
 	char args[128];
 	uint8_t *mem;
 
@@ -219,7 +230,7 @@ int main(int argc, char **argv)
 		return 1;
 	printf("uvtd service benchmark: unit %s (inline), 4 KiB pages, %.1f s "
 	       "per run\n", preset, secs);
-	printf("%-8s %7s %14s %10s %10s %14s %8s %14s %6s\n", "policy",
+	printf("%-10s %5s %14s %10s %10s %14s %8s %14s %6s\n", "policy",
 	       "lcores", "pairs/s", "descs/pair", "IQT/pair", "modelled ns/pr",
 	       "scaling", "pairs/cpu-s", "eff");
 	if (rounds < 1 || rounds > MAX_ROUNDS) {
@@ -233,14 +244,15 @@ int main(int argc, char **argv)
 			/* A third argument runs one policy only (for
 			 * profiling); "all" runs every one. */
 			if (argc > 3 && strcmp(argv[3], "all") &&
-			    strcmp(argv[3], uvtd_policy_name(pol[i])))
+			    strcmp(argv[3], pol[i].name))
 				continue;
 
 			/* A fourth argument caps the lcores (1: profiling the
 			 * single lcore path alone, e.g. under callgrind). */
 			for (unsigned int n = 1; n <= max_lcores; n++) {
 				double mns, descs, iqt, pcpu;
-				double r = bench(pol[i], n, secs,
+				double r = bench(pol[i].policy, pol[i].burst,
+						 n, secs,
 						 rte_malloc_virt2iova(mem),
 						 &mns, &descs, &iqt, &pcpu);
 
@@ -248,9 +260,9 @@ int main(int argc, char **argv)
 					one = r;
 					one_cpu = pcpu;
 				}
-				printf("%-8s %7u %14.0f %10.3f %10.3f %14.1f "
+				printf("%-10s %5u %14.0f %10.3f %10.3f %14.1f "
 				       "%8.2f %14.0f %6.2f\n",
-				       uvtd_policy_name(pol[i]), n, r, descs,
+				       pol[i].name, n, r, descs,
 				       iqt, mns, r / one, pcpu,
 				       one_cpu > 0 ? pcpu / one_cpu : 0);
 				scal[i][rd] = one > 0 ? r / one : 0;
@@ -260,17 +272,17 @@ int main(int argc, char **argv)
 	}
 	if (rounds > 1 && max_lcores > 1) {
 		printf("\n%d interleaved rounds: two lcores against one\n"
-		       "%-8s %16s %16s %8s %16s\n", rounds, "policy",
+		       "%-10s %14s %16s %8s %16s\n", rounds, "policy",
 		       "scaling median", "(min..max)", "eff", "(min..max)");
 		for (unsigned int i = 0; i < RTE_DIM(pol); i++) {
 			if (argc > 3 && strcmp(argv[3], "all") &&
-			    strcmp(argv[3], uvtd_policy_name(pol[i])))
+			    strcmp(argv[3], pol[i].name))
 				continue;
 			double ms = median(scal[i], (unsigned int)rounds);
 			double me = median(effs[i], (unsigned int)rounds);
 
-			printf("%-8s %15.2fx %7.2f..%-7.2f %8.2f %7.2f..%-7.2f\n",
-			       uvtd_policy_name(pol[i]), ms, scal[i][0],
+			printf("%-10s %13.2fx %7.2f..%-7.2f %8.2f %7.2f..%-7.2f\n",
+			       pol[i].name, ms, scal[i][0],
 			       scal[i][rounds - 1], me, effs[i][0],
 			       effs[i][rounds - 1]);
 		}
