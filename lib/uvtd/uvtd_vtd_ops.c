@@ -372,26 +372,32 @@ static inline void v_gather_out(struct uvtd_drv_gather *g,
 	g->nr_freed = vg->nr_freed;
 }
 
-static int v_unmap(struct uvtd_drv_domain *d, uint64_t iova, uint64_t len,
-		   struct uvtd_drv_gather *g)
+/* vw: the burst's walk cache, or NULL. */
+static inline int v_unmap_common(struct uvtd_drv_domain *d, uint64_t iova,
+				 uint64_t len, struct uvtd_drv_gather *g,
+				 struct vtd_walk *vw)
 {
 	struct vtd_gather vg = VTD_GATHER_INIT;
-	int rc = vtd_unmap((struct vtd_domain *)d, iova, len, &vg);
+	int rc = vtd_unmap_walk((struct vtd_domain *)d, iova, len, &vg, vw);
 
 	v_gather_out(g, &vg);
 	return rc;
+}
+
+static int v_unmap(struct uvtd_drv_domain *d, uint64_t iova, uint64_t len,
+		   struct uvtd_drv_gather *g)
+{
+	return v_unmap_common(d, iova, len, g, NULL);
 }
 
 static int v_unmap_walk(struct uvtd_drv_domain *d, uint64_t iova,
 			uint64_t len, struct uvtd_drv_gather *g,
 			struct uvtd_drv_walk *w)
 {
-	struct vtd_gather vg = VTD_GATHER_INIT;
 	struct vtd_walk vw = v_walk_in(w);
-	int rc = vtd_unmap_walk((struct vtd_domain *)d, iova, len, &vg, &vw);
+	int rc = v_unmap_common(d, iova, len, g, &vw);
 
 	v_walk_out(w, &vw);
-	v_gather_out(g, &vg);
 	return rc;
 }
 

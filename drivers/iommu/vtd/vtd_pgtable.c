@@ -258,8 +258,8 @@ static int map_range(struct vtd_domain *dom, struct vtd_pt_page *pg,
 static void clear_range(struct vtd_domain *dom, struct vtd_pt_page *pg,
 			uint64_t iova, uint64_t end, struct vtd_gather *g);
 
-/* A last-level table maps 2 MiB (512 entries of 4 KiB). */
-#define VTD_WALK_SHIFT 21
+/* The span a last-level table maps: what a level-2 entry covers (2 MiB). */
+#define VTD_WALK_SHIFT VTD_LEVEL_SHIFT(2)
 
 /* The last-level table of iova from w, or NULL (see struct vtd_walk). */
 static inline struct vtd_pt_page *walk_hit(const struct vtd_walk *w,
