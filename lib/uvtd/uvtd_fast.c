@@ -959,10 +959,15 @@ int uvtd_map_burst(int dom, struct uvtd_map_req *reqs, unsigned int n)
 		if (nu && (rc = sync_units(lc, units, nu)) != 0)
 			return rc;
 	}
+	/* The byte count summed in a register, stored once: a store per
+	 * request made a load-store chain through memory (~0.5 ns a pair). */
+	uint64_t bytes = 0;
+
 	for (i = 0; i < n; i++) {
 		uvtd_iova_map_done(d->iova, reqs[i].iova, reqs[i].len);
-		STAT_ADD(lc->st.map_bytes, reqs[i].len);
+		bytes += reqs[i].len;
 	}
+	STAT_ADD(lc->st.map_bytes, bytes);
 	STAT_ADD(lc->st.maps, n);
 	return (int)n;
 }
@@ -1067,9 +1072,12 @@ int uvtd_unmap_burst(int dom, const struct uvtd_unmap_req *reqs,
 						reqs[i].len);
 		}
 	}
-	STAT_ADD(lc->st.unmaps, n);
+	uint64_t bytes = 0;     /* as in uvtd_map_burst: one store */
+
 	for (i = 0; i < n; i++)
-		STAT_ADD(lc->st.unmap_bytes, reqs[i].len);
+		bytes += reqs[i].len;
+	STAT_ADD(lc->st.unmaps, n);
+	STAT_ADD(lc->st.unmap_bytes, bytes);
 	return rc ? rc : (int)n;
 }
 

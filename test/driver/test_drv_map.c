@@ -1142,8 +1142,10 @@ static void test_install_race(void)
 
 /* The burst walk cache (vtd_map_walk, vtd_unmap_walk): 4 KiB maps and
  * unmaps of one burst across 2 MiB and 1 GiB boundaries, in and out of
- * order, each landing where a fresh walk puts it; a 2 MiB unmap in the
- * middle of a burst frees the cached table and the cache forgets it. Two
+ * order, each landing where a fresh walk puts it; 8 KiB maps and unmaps
+ * and a 2 MiB map in the middle of a burst free nothing and the cache keeps
+ * its table; a 2 MiB unmap in the middle of a burst frees the cached table
+ * and the cache forgets it. Two
  * planted caches, played by the test, must be caught: one keyed to the
  * wrong span (the entry goes to another table), and one kept across the
  * unmap that freed its table (the entry goes to a freed page). On a 3-level
@@ -1220,6 +1222,37 @@ static void walk_cache_case(const char *preset, enum vtd_domain_kind kind,
 	TRY(vtd_unmap_walk(dom, 4096, 4096, &g, &w), "unmap");
 	CHECK(vtd_pgtable_verify(dom, &leaves, NULL) == 0 && leaves == 0,
 	      "%" PRIu64 " leaves", leaves);
+
+	/* Requests of 8 KiB (and a map of a 2 MiB superpage elsewhere) in
+	 * the middle of a burst free no table: the cache keeps its table,
+	 * and the 4 KiB requests after them land right. */
+	w = VTD_WALK_INIT;
+	TRY(vtd_map_walk(dom, 6 * MB2, phys0, 4096, VTD_PERM_READ, &w),
+	    "map");
+	stale = w;
+	TRY(vtd_map_walk(dom, 6 * MB2 + 8192, phys0 + 8192, 8192,
+			 VTD_PERM_READ, &w), "8 KiB map");
+	TRY(vtd_map_walk(dom, 8 * MB2, phys0 + MB2, MB2, VTD_PERM_READ, &w),
+	    "2 MiB map");
+	CHECK(w.table == stale.table && w.span == stale.span,
+	      "the cache kept across 8 KiB and 2 MiB maps");
+	TRY(vtd_unmap_walk(dom, 6 * MB2 + 8192, 8192, &g, &w), "8 KiB unmap");
+	CHECK(g.nr_freed == 0 && w.table == stale.table,
+	      "an 8 KiB unmap frees nothing and keeps the cache");
+	TRY(vtd_map_walk(dom, 6 * MB2 + 4096, phys0 + 4096, 4096,
+			 VTD_PERM_READ, &w), "map through the kept cache");
+	for (i = 0; i < 2; i++)
+		CHECK(vtd_iova_to_phys(dom, 6 * MB2 + i * 4096ull, &phys,
+				       &perm) == 0 && phys == phys0 + i * 4096ull,
+		      "page %u of the kept table", i);
+	CHECK(vtd_iova_to_phys(dom, 6 * MB2 + 8192, &phys, &perm) == -ENOENT,
+	      "the 8 KiB unmap took effect");
+	TRY(vtd_unmap_walk(dom, 6 * MB2, 4096, &g, &w), "unmap");
+	TRY(vtd_unmap_walk(dom, 6 * MB2 + 4096, 4096, &g, &w), "unmap");
+	TRY(vtd_unmap_walk(dom, 8 * MB2, MB2, &g, &w), "2 MiB unmap");
+	CHECK(vtd_pgtable_verify(dom, &leaves, NULL) == 0 && leaves == 0,
+	      "%" PRIu64 " leaves", leaves);
+	vtd_gather_release(dom, &g);
 
 	/* A 2 MiB unmap inside a burst frees the cached table: the cache
 	 * forgets it, and the next map walks (and installs a table) again. */

@@ -265,9 +265,9 @@ void vtd_gather_release(struct vtd_domain *dom, struct vtd_gather *g);
  * start of a burst and drop it at the end: a table is freed only by an
  * unmap of its whole span, which no concurrent call can make while the
  * burst's pages in it are mapped (calls on one domain work on disjoint
- * ranges), but between bursts it can be. A call with another length (it
- * may install or free tables anywhere in its range) or one that fails
- * starts it again. */
+ * ranges), but between bursts it can be. An unmap of 2 MiB or more (it
+ * may free tables of its range) or a call that fails starts it again;
+ * other lengths keep it (maps only install tables). */
 struct vtd_walk {
 	uint64_t span;                  /* iova >> 21 of the cached table */
 	void *table;                    /* NULL: nothing cached */

@@ -370,9 +370,10 @@ int vtd_map_walk(struct vtd_domain *dom, uint64_t iova, uint64_t phys,
 			goto fail;
 		return 0;
 	}
-	/* Larger maps walk on their own (and may install tables anywhere
-	 * in their range): the burst's cache starts again after them. */
-	walk_forget(w);
+	/* Larger maps walk on their own. They only install tables (a
+	 * superpage goes only where no table is, and a failed map keeps its
+	 * empty tables), so the cached table stays linked: the cache is
+	 * kept. */
 	rc = check_free(dom, dom->root, iova, iova + len);
 	if (unlikely(rc))
 		goto fail;
@@ -539,8 +540,12 @@ int vtd_unmap_walk(struct vtd_domain *dom, uint64_t iova, uint64_t len,
 	if (len == VTD_PAGE_SIZE) {
 		rc = unmap_one(dom, iova, w);
 	} else {
-		/* May free tables of its range, the cached one among them. */
-		walk_forget(w);
+		/* clear_range frees a table only when the range covers its
+		 * whole span, and the smallest span a freed table has is a
+		 * last-level table's (2 MiB): a shorter unmap frees none, and
+		 * the cached table stays linked. */
+		if (len >= (1ull << VTD_WALK_SHIFT))
+			walk_forget(w);
 		rc = check_mapped(dom, dom->root, iova, iova + len, &where);
 		if (rc == 0)
 			clear_range(dom, dom->root, iova, iova + len, g);
