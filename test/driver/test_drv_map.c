@@ -1223,9 +1223,10 @@ static void walk_cache_case(const char *preset, enum vtd_domain_kind kind,
 	CHECK(vtd_pgtable_verify(dom, &leaves, NULL) == 0 && leaves == 0,
 	      "%" PRIu64 " leaves", leaves);
 
-	/* Requests of 8 KiB (and a map of a 2 MiB superpage elsewhere) in
-	 * the middle of a burst free no table: the cache keeps its table,
-	 * and the 4 KiB requests after them land right. */
+	/* Requests of 8 KiB (and a 2 MiB map elsewhere: a superpage or a new
+	 * table, as the unit allows) in the middle of a burst free no table:
+	 * the cache keeps its table, and the 4 KiB requests after them land
+	 * right. */
 	w = VTD_WALK_INIT;
 	TRY(vtd_map_walk(dom, 6 * MB2, phys0, 4096, VTD_PERM_READ, &w),
 	    "map");
