@@ -612,6 +612,26 @@ static void lazy_enqueue(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 /* ---------------------------------------------------------------------------
  * Map
  */
+/* A map whose map-side invalidation did not complete (the unit stalled or
+ * failed): its entries are cleared again, but unproven, since the unit may
+ * have cached them meanwhile and nothing invalidated them. The caller keeps
+ * the IOVA out of circulation (reserved for ever, or a fixed record left
+ * pending) and the table pages this clear unlinks stay allocated: a leak,
+ * not a hole. */
+static void map_unproven(struct uvtd_domain *d, const char *op, uint64_t iova,
+			 uint64_t len, unsigned int n)
+{
+	struct uvtd_drv_gather g = { UINT64_MAX, 0, NULL, 0 };
+
+	uvtd.ops->unmap(d->drv, iova, len, &g);
+	if (n)          /* once per call: a burst says it for all n */
+		UVTD_LOG(ERR, "domain %d: %s: map-side invalidation failed; "
+			 "[0x%" PRIx64 ", +0x%" PRIx64 ")%s cleared, IOVA%s "
+			 "retired", d->id, op, iova, len,
+			 n > 1 ? " and the burst's others" : "",
+			 n > 1 ? "s" : "");
+}
+
 static __rte_always_inline int
 map_common(void *priv, uint64_t phys, uint64_t len, unsigned int perm,
 	   uint64_t *iova_out, const bool flush)
@@ -645,17 +665,8 @@ map_common(void *priv, uint64_t phys, uint64_t len, unsigned int perm,
 		 * not-present entry for this range (VT-d spec §6.1). */
 		rc = inv_sync(d, lc, iova, len, UVTD_DRV_INV_MAP);
 		if (unlikely(rc)) {
-			struct uvtd_drv_gather g = { UINT64_MAX, 0, NULL, 0 };
-
-			/* Cleared again, but unproven: the unit may have
-			 * cached the new entries meanwhile and nothing
-			 * invalidated them. The IOVA stays reserved and the
-			 * table pages allocated: a leak, not a hole. */
-			uvtd.ops->unmap(d->drv, iova, len, &g);
-			UVTD_LOG(ERR, "domain %d: map-side invalidation of [0x%"
-				 PRIx64 ", +0x%" PRIx64 ") failed; IOVA retired",
-				 d->id, iova, len);
-			return rc;
+			map_unproven(d, "map", iova, len, 1);
+			return rc;      /* the IOVA stays reserved */
 		}
 	}
 	uvtd_iova_map_done(d->iova, iova, len);
@@ -711,8 +722,12 @@ static int map_fixed_impl(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 	}
 	if (d->map_flush) {
 		rc = inv_sync(d, lc, iova, len, UVTD_DRV_INV_MAP);
-		if (rc)
+		if (rc) {
+			/* The record stays pending: the range is refused to
+			 * maps (-EEXIST) and unmaps (-ENOENT) alike. */
+			map_unproven(d, "map_fixed", iova, len, 1);
 			return rc;
+		}
 	}
 	fixed_set_pending(d, iova, false);
 	if (lc) {
@@ -936,8 +951,17 @@ int uvtd_map_burst(int dom, struct uvtd_map_req *reqs, unsigned int n)
 					reqs[i].iova, reqs[i].len,
 					UVTD_DRV_INV_TABLES_FREED);
 		}
-		if (k && nu)
-			sync_units(lc, units, nu);
+		/* Recycled only once that invalidation completed; otherwise
+		 * the IOVAs stay reserved and the unlinked tables allocated,
+		 * as after any unproven invalidation. */
+		if (k && nu && sync_units(lc, units, nu) != 0) {
+			UVTD_LOG(ERR, "domain %d: map_burst: roll-back "
+				 "invalidation failed; %u IOVAs retired", d->id,
+				 k);
+			lc->ngath = 0;
+			return uvtd_reject(dom, "map_burst", rc, "request %u of "
+					   "%u (nothing mapped)", k, n);
+		}
 		for (i = 0; i < lc->ngath; i++)
 			uvtd.ops->gather_release(d->drv, &lc->gath[i]);
 		for (i = 0; i < k; i++)
@@ -956,8 +980,14 @@ int uvtd_map_burst(int dom, struct uvtd_map_req *reqs, unsigned int n)
 			nr = add_range(lc->ranges, nr, reqs[i].iova, reqs[i].len,
 				       false);
 		inv_ranges(d, lc, units, nu, lc->ranges, nr, UVTD_DRV_INV_MAP);
-		if (nu && (rc = sync_units(lc, units, nu)) != 0)
+		if (nu && (rc = sync_units(lc, units, nu)) != 0) {
+			/* Nothing mapped: every entry cleared again, every
+			 * IOVA kept reserved (map_unproven). */
+			for (i = 0; i < n; i++)
+				map_unproven(d, "map_burst", reqs[i].iova,
+					     reqs[i].len, i == 0 ? n : 0);
 			return rc;
+		}
 	}
 	/* The byte count summed in a register, stored once: a store per
 	 * request made a load-store chain through memory (~0.5 ns a pair). */

@@ -561,6 +561,98 @@ static void test_failed_wait_keeps_iova(void)
 	}
 }
 
+/* Map-side invalidations that fail (caching mode, a stalled unit) inside a
+ * burst, a fixed map and a burst's roll-back: the entries are cleared again
+ * (a device faults on every IOVA of the failed call) and no IOVA whose
+ * invalidation is unproven goes back into circulation. */
+static void test_failed_map_flush_clears(void)
+{
+	struct vtdemu *cm = uvtd_vtd_emu(1);
+	struct vtdemu_injection stall = { .kind = VTDEMU_INJECT_STALL };
+	const uint64_t fixed = 1ull << 20;       /* below the IOVA window */
+	struct uvtd_map_req m[4], m2[4];
+	struct uvtd_unmap_req u[4];
+	struct uvtd_domain_conf c;
+	uint64_t iova;
+	uint32_t lvl = rte_log_get_level(uvtd_logtype);
+	int d = mkdom(UVTD_POLICY_BATCHED, 1), rc, rc2, got;
+
+	REQUIRE(d >= 0, "domain");
+	for (int i = 0; i < 4; i++) {
+		m[i] = (struct uvtd_map_req){ .phys = pa_of(50 + (unsigned)i),
+					      .len = PG, .perm = UVTD_PERM_RW };
+		m2[i] = m[i];
+	}
+	REQUIRE(vtdemu_inject(cm, &stall) == 0, "inject");
+	rte_log_set_level(uvtd_logtype, RTE_LOG_EMERG);
+	rc = uvtd_map_burst(d, m, 4);
+	rc2 = uvtd_map_fixed(d, fixed, pa_of(60), PG, UVTD_PERM_RW);
+	vtdemu_inject_clear(cm);
+	CHECK(rc < 0, "map_burst with a stalled CM unit returned %d", rc);
+	CHECK(rc2 < 0, "map_fixed with a stalled CM unit returned %d", rc2);
+	for (int i = 0; i < 4; i++) {
+		CHECK(dma_write(1, 0, m[i].iova, 1) == -EFAULT, "burst IOVA "
+		      "0x%" PRIx64 " still reachable after the failed map",
+		      m[i].iova);
+		CHECK_EQ(uvtd_unmap(d, m[i].iova, PG), -ENOENT);
+	}
+	CHECK(dma_write(1, 0, fixed, 1) == -EFAULT, "fixed IOVA still "
+	      "reachable after the failed map");
+	CHECK_EQ(uvtd_unmap(d, fixed, PG), -ENOENT);
+	CHECK_EQ(uvtd_map_fixed(d, fixed, pa_of(60), PG, UVTD_PERM_RW),
+		 -EEXIST);                       /* retired */
+	rte_log_set_level(uvtd_logtype, lvl);
+	CHECK_EQ(uvtd_map_burst(d, m2, 4), 4);
+	for (int i = 0; i < 4; i++) {
+		for (int j = 0; j < 4; j++)
+			CHECK(m2[i].iova != m[j].iova, "IOVA 0x%" PRIx64 " reused "
+			      "after its map-side invalidation failed",
+			      m2[i].iova);
+		u[i] = (struct uvtd_unmap_req){ m2[i].iova, PG };
+	}
+	CHECK_EQ(uvtd_unmap_burst(d, u, 4), 4);
+	vtdemu_stale_reset(cm);
+	rmdom(d, 1);
+
+	/* The roll-back of a burst that ran out of IOVA space part-way (a
+	 * window of 16 pages, a burst of 32): its invalidation fails too, so
+	 * the IOVAs it had taken stay out of circulation and the window stays
+	 * used up. */
+	uvtd_domain_conf_init(&c);
+	c.policy = UVTD_POLICY_BATCHED;
+	c.unit = 1;
+	c.iova_size = 16 * PG;
+	c.guard = 0;
+	d = uvtd_domain_create(&c);
+	REQUIRE(d >= 0, "domain with a 16-page window");
+	for (int i = 0; i < 2; i++)
+		OK(uvtd_attach(d, devs[1][i]));
+	{
+		struct uvtd_map_req big[32];
+
+		for (int i = 0; i < 32; i++)
+			big[i] = (struct uvtd_map_req){ .phys = pa_of(64 +
+					(unsigned)i), .len = PG,
+					.perm = UVTD_PERM_RW };
+		REQUIRE(vtdemu_inject(cm, &stall) == 0, "inject");
+		rte_log_set_level(uvtd_logtype, RTE_LOG_EMERG);
+		rc = uvtd_map_burst(d, big, 32);
+		vtdemu_inject_clear(cm);
+		CHECK_EQ(rc, -ENOMEM);
+		for (int i = 0; i < 16; i++)
+			CHECK(dma_write(1, 0, big[i].iova, 1) == -EFAULT,
+			      "rolled-back IOVA 0x%" PRIx64 " reachable",
+			      big[i].iova);
+		got = uvtd_map(d, pa_of(100), PG, UVTD_PERM_RW, &iova);
+		rte_log_set_level(uvtd_logtype, lvl);
+		CHECK(got == -ENOMEM, "a map found IOVA space (%d, 0x%" PRIx64
+		      "): the roll-back recycled IOVAs whose invalidation "
+		      "failed", got, iova);
+	}
+	vtdemu_stale_reset(cm);
+	rmdom(d, 1);
+}
+
 /* The lazy bound for an lcore that went idle: lcore 1 unmaps and stops;
  * the "uvtd_poll" service, run on the main lcore, flushes for it. */
 static uint64_t idle_iova[8];
@@ -726,6 +818,7 @@ int main(int argc, char **argv)
 	RUN(test_two_units_one_domain);
 	RUN(test_lazy_bound_idle_lcore);
 	RUN(test_failed_wait_keeps_iova);
+	RUN(test_failed_map_flush_clears);
 	RUN(test_faults_drain);
 	rte_memzone_free(mem_mz);
 	CHECK_EQ(uvtd_fini(), 0);
