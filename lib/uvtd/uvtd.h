@@ -239,8 +239,10 @@ int uvtd_unmap_burst(int dom, const struct uvtd_unmap_req *reqs,
  * the calling lcore's IOVAs it covered. */
 int uvtd_flush(int dom);
 /* Lets the calling lcore enforce its lazy time bound and recycle IOVAs
- * whose invalidation completed; call it from an idle loop. Returns the
- * number of entries recycled. */
+ * whose invalidation completed; call it from an idle loop. Lazy unmaps
+ * check the bound against a clock read every 8th entry only, so an lcore
+ * that unmaps rarely needs this (or the service below) for the bound to
+ * hold on time. Returns the number of entries recycled. */
 int uvtd_poll(void);
 /* Registers an rte_service component ("uvtd_poll") that runs uvtd_poll(),
  * and sets its component runstate: map it to a service lcore (or run it
