@@ -345,8 +345,12 @@ int uvtd_unit_info_get(unsigned int unit, struct uvtd_unit_info *info)
 {
 	const struct uvtd_unit *u;
 
-	if (info == NULL || unit >= uvtd.nunits || !uvtd.units[unit].open)
-		return -ENODEV;
+	if (info == NULL)
+		return uvtd_reject(-1, "unit_info_get", -EINVAL, "no info "
+				   "pointer");
+	if (unit >= uvtd.nunits || !uvtd.units[unit].open)
+		return uvtd_reject(-1, "unit_info_get", -ENODEV, "no open unit "
+				   "%u (%u units)", unit, uvtd.nunits);
 	u = &uvtd.units[unit];
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "%s", u->spec.name);
@@ -543,6 +547,8 @@ int uvtd_dev_unit(int dev)
 	pthread_mutex_lock(&uvtd.lock);
 	rc = dev_ok(dev) ? (int)uvtd.devs[dev].unit : -ENODEV;
 	pthread_mutex_unlock(&uvtd.lock);
+	if (rc < 0)
+		return uvtd_reject(-1, "dev_unit", rc, "no open device %d", dev);
 	return rc;
 }
 
@@ -669,6 +675,18 @@ int uvtd_domain_create(const struct uvtd_domain_conf *conf)
 	if ((unsigned int)conf->policy > UVTD_POLICY_AUTO) {
 		rc = uvtd_reject(-1, "domain_create", -EINVAL, "policy %d",
 				 conf->policy);
+		goto out;
+	}
+	/* The ranges the start-up arguments allow (uvtd_args.c). */
+	if (conf->guard < -1 || conf->guard > 1 ||
+	    conf->lazy_entries > UVTD_LAZY_ENTRIES_MAX ||
+	    conf->lazy_timeout_us > UVTD_LAZY_TIMEOUT_US_MAX) {
+		rc = uvtd_reject(-1, "domain_create", -EINVAL, "guard %d "
+				 "(-1..1), lazy_entries %u (0..%u), "
+				 "lazy_timeout_us %" PRIu64 " (0..%" PRIu64 ")",
+				 conf->guard, conf->lazy_entries,
+				 UVTD_LAZY_ENTRIES_MAX, conf->lazy_timeout_us,
+				 UVTD_LAZY_TIMEOUT_US_MAX);
 		goto out;
 	}
 	u = &uvtd.units[conf->unit];
@@ -843,16 +861,18 @@ int uvtd_domain_set_policy(int id, enum uvtd_policy p)
 	return rc;
 }
 
-enum uvtd_policy uvtd_domain_policy(int id)
+int uvtd_domain_policy(int id)
 {
 	struct uvtd_domain *d;
-	enum uvtd_policy p = UVTD_POLICY_DEFAULT;
+	int p = -ENODEV;
 
 	pthread_mutex_lock(&uvtd.lock);
 	d = dom_get(id);
 	if (d)
-		p = d->policy;
+		p = (int)d->policy;
 	pthread_mutex_unlock(&uvtd.lock);
+	if (p < 0)
+		return uvtd_reject(id, "domain_policy", p, "no such domain");
 	return p;
 }
 
@@ -864,7 +884,8 @@ int uvtd_debug_skip_unmap_invalidation(int id, bool skip)
 	pthread_mutex_lock(&uvtd.lock);
 	d = dom_get(id);
 	if (d == NULL) {
-		rc = -ENODEV;
+		rc = uvtd_reject(id, "debug_skip_unmap_invalidation", -ENODEV,
+				 "no such domain");
 	} else {
 		UVTD_LOG(WARNING, "domain %d: unmaps %s their invalidation "
 			 "(test hook)", id, skip ? "SKIP" : "make");
@@ -996,11 +1017,15 @@ int uvtd_domain_info_get(int id, struct uvtd_domain_info *info)
 	struct uvtd_domain *d;
 	struct uvtd_iova_stats is;
 
+	if (info == NULL)
+		return uvtd_reject(id, "domain_info_get", -EINVAL, "no info "
+				   "pointer");
 	pthread_mutex_lock(&uvtd.lock);
 	d = dom_get(id);
-	if (d == NULL || info == NULL) {
+	if (d == NULL) {
 		pthread_mutex_unlock(&uvtd.lock);
-		return -ENODEV;
+		return uvtd_reject(id, "domain_info_get", -ENODEV, "no such "
+				   "domain");
 	}
 	memset(info, 0, sizeof(*info));
 	info->policy = d->policy;
@@ -1039,7 +1064,7 @@ int uvtd_stats_get(struct uvtd_stats *s)
 	struct uvtd_lstats t = { 0 };
 
 	if (s == NULL)
-		return -EINVAL;
+		return uvtd_reject(-1, "stats_get", -EINVAL, "no stats pointer");
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&uvtd.lock);
 	t = uvtd.dead;

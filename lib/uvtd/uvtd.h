@@ -177,6 +177,11 @@ enum uvtd_policy {
 };
 const char *uvtd_policy_name(enum uvtd_policy p);
 
+/* The largest lazy queue and lazy bound, here and in uvtd_init()'s
+ * lazy_entries= and lazy_timeout_us= (a minute). */
+#define UVTD_LAZY_ENTRIES_MAX (1u << 16)
+#define UVTD_LAZY_TIMEOUT_US_MAX ((uint64_t)60 * 1000 * 1000)
+
 struct uvtd_domain_conf {
 	enum uvtd_policy policy;
 	unsigned int unit;        /* the unit whose capabilities shape it */
@@ -187,8 +192,9 @@ struct uvtd_domain_conf {
 	uint64_t iova_base;
 	uint64_t iova_size;
 	int guard;                /* -1: the default; 0 or 1 */
-	uint32_t lazy_entries;    /* 0: the default */
-	uint64_t lazy_timeout_us; /* 0: the default */
+	uint32_t lazy_entries;    /* 0: the default; <= UVTD_LAZY_ENTRIES_MAX */
+	uint64_t lazy_timeout_us; /* 0: the default;
+				   * <= UVTD_LAZY_TIMEOUT_US_MAX */
 	/* Lazy flushes always domain-selective, with no per-page range
 	 * tracked, whatever the unit (Linux's flush queue). For benchmarks
 	 * that compare it with the cost model's choice (app/vtd-perf); auto
@@ -203,7 +209,8 @@ int uvtd_domain_create(const struct uvtd_domain_conf *conf);
 int uvtd_domain_destroy(int dom);
 /* The policy in force, after auto is resolved; -EBUSY with mappings. */
 int uvtd_domain_set_policy(int dom, enum uvtd_policy p);
-enum uvtd_policy uvtd_domain_policy(int dom);
+/* The policy in force (an enum uvtd_policy), or -ENODEV. */
+int uvtd_domain_policy(int dom);
 
 /* Attaches dev; identity-maps the device's RMRR ranges (fixed maps). */
 int uvtd_attach(int dom, int dev);

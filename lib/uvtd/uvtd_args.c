@@ -137,11 +137,11 @@ static int on_value(const char *key, const char *v, void *opaque)
 			goto bad;
 		c->qi_size = (uint32_t)x;
 	} else if (strcmp(key, "lazy_entries") == 0) {
-		if (parse_u64(key, v, 1, 1u << 16, &x))
+		if (parse_u64(key, v, 1, UVTD_LAZY_ENTRIES_MAX, &x))
 			return -EINVAL;
 		c->lazy_entries = (uint32_t)x;
 	} else if (strcmp(key, "lazy_timeout_us") == 0) {
-		if (parse_u64(key, v, 1, 60ull * 1000 * 1000, &x))
+		if (parse_u64(key, v, 1, UVTD_LAZY_TIMEOUT_US_MAX, &x))
 			return -EINVAL;
 		c->lazy_timeout_us = x;
 	} else if (strcmp(key, "iova_size") == 0) {

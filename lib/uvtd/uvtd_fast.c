@@ -1326,33 +1326,27 @@ int uvtd_map_va(int dom, const void *va, uint64_t len, unsigned int perm,
 	    len & (UVTD_PAGE_SIZE - 1))
 		return uvtd_reject(dom, "map_va", -EINVAL, "va %p len 0x%" PRIx64
 				   " not 4 KiB aligned, or zero", va, len);
-	if (rte_eal_iova_mode() == RTE_IOVA_VA) {
-		/* IOVA as VA: DPDK's IOVA of its memory is the address. */
-		phys = (uintptr_t)va;
-	} else {
-		/* A lookup of the memseg, and a check that the range is
-		 * contiguous in IOVA: this form is not for the hot path. */
-		const struct rte_memseg *ms = rte_mem_virt2memseg(va, NULL);
-		uint64_t off;
+	/* A lookup of each memseg the range touches: it must be DPDK memory
+	 * (in either IOVA mode: with IOVA as VA a stray pointer would
+	 * otherwise be mapped as if it were), contiguous in IOVA. This form
+	 * is not for the hot path. */
+	const struct rte_memseg *ms = rte_mem_virt2memseg(va, NULL);
+	uint64_t off;
 
-		if (ms == NULL || ms->iova == RTE_BAD_IOVA)
-			return uvtd_reject(dom, "map_va", -EINVAL, "va %p is "
-					   "not DPDK memory", va);
-		phys = ms->iova + ((uintptr_t)va - (uintptr_t)ms->addr);
-		for (off = 0; off < len;) {
-			const char *p = (const char *)va + off;
-			const struct rte_memseg *m = rte_mem_virt2memseg(p, NULL);
-			uint64_t step;
+	if (ms == NULL || ms->iova == RTE_BAD_IOVA)
+		return uvtd_reject(dom, "map_va", -EINVAL, "va %p is not DPDK "
+				   "memory", va);
+	phys = ms->iova + ((uintptr_t)va - (uintptr_t)ms->addr);
+	for (off = 0; off < len;) {
+		const char *p = (const char *)va + off;
+		const struct rte_memseg *m = rte_mem_virt2memseg(p, NULL);
 
-			if (m == NULL || m->iova + ((uintptr_t)p -
-			    (uintptr_t)m->addr) != phys + off)
-				return uvtd_reject(dom, "map_va", -EINVAL,
-					"[%p, +0x%" PRIx64 ") is not one "
-					"IOVA-contiguous piece of DPDK memory",
-					va, len);
-			step = m->len - ((uintptr_t)p - (uintptr_t)m->addr);
-			off += step;
-		}
+		if (m == NULL || m->iova == RTE_BAD_IOVA ||
+		    m->iova + ((uintptr_t)p - (uintptr_t)m->addr) != phys + off)
+			return uvtd_reject(dom, "map_va", -EINVAL, "[%p, +0x%"
+					   PRIx64 ") is not one IOVA-contiguous "
+					   "piece of DPDK memory", va, len);
+		off += m->len - ((uintptr_t)p - (uintptr_t)m->addr);
 	}
 	return uvtd_map(dom, phys, len, perm, iova);
 }

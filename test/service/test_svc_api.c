@@ -7,10 +7,15 @@
  * checker are in test_svc_emu.c.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include <rte_launch.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
 #include <rte_lcore.h>
 
 #include "uvtd_test.h"
@@ -60,29 +65,87 @@ static void rmdom(int d, int dev)
 	uvtd_domain_destroy(d);
 }
 
-/* Expects rc from expr, one more rejection, and no change in the fake's
- * page-table operations. */
+/* The rejection's log line, captured: the DPDK log stream goes to a memory
+ * stream and uvtd's level is raised to ERR around expr (main lowers it to
+ * keep the output short). */
+static char *rej_buf;
+static size_t rej_len;
+static FILE *rej_f;
+static uint32_t rej_lvl;
+
+static void rej_capture_begin(void)
+{
+	rej_f = open_memstream(&rej_buf, &rej_len);
+	REQUIRE(rej_f != NULL, "open_memstream");
+	rte_openlog_stream(rej_f);
+	rej_lvl = rte_log_get_level(uvtd_logtype);
+	rte_log_set_level(uvtd_logtype, RTE_LOG_ERR);
+}
+
+/* 1 if exactly one line says "<op> ... rejected (<strerror(-err)>)". */
+static int rej_capture_end(int err, const char *expr)
+{
+	char want[96];
+	int lines = 0, ok;
+
+	rte_log_set_level(uvtd_logtype, rej_lvl);
+	rte_openlog_stream(NULL);
+	fclose(rej_f);
+	snprintf(want, sizeof(want), "rejected (%s)", strerror(-err));
+	for (const char *p = rej_buf; (p = strstr(p, "rejected (")) != NULL;
+	     p++)
+		lines++;
+	ok = lines == 1 && strstr(rej_buf, want) != NULL;
+	if (!ok)
+		printf("# %s logged %d rejection line(s), wanted one with "
+		       "\"%s\": %s\n", expr, lines, want, rej_buf);
+	free(rej_buf);
+	rej_buf = NULL;
+	return ok;
+}
+
+/* Expects rc from expr, one more rejection, one log line saying so, and no
+ * change in the fake's page-table operations. */
 #define EXPECT_REJECT(expr, err)                                             \
 	do {                                                                 \
 		struct fake_counters b_, a_;                                 \
 		uint64_t r_ = rejected();                                    \
-		int rc_;                                                     \
+		int rc_, logged_;                                            \
 		fake_counters_get(&b_);                                      \
+		rej_capture_begin();                                         \
 		rc_ = (expr);                                                \
+		logged_ = rej_capture_end((err), #expr);                     \
 		fake_counters_get(&a_);                                      \
 		CHECK(rc_ == (err), "%s = %d, expected %s", #expr, rc_, #err); \
 		CHECK(rejected() == r_ + 1, "%s: rejection not counted", #expr); \
+		CHECK(logged_, "%s: no log line for the rejection", #expr);  \
 		CHECK(a_.maps == b_.maps && a_.unmaps == b_.unmaps,          \
 		      "%s changed the page table", #expr);                   \
 	} while (0)
+
+/* Not DPDK memory: a page-aligned static buffer. */
+static uint8_t not_dpdk[2 * 4096] __attribute__((aligned(4096)));
 
 static void test_map_rejections(void)
 {
 	int d = mkdom(UVTD_POLICY_STRICT, U_PLAIN, dev_plain);
 	uint64_t iova, fixed = 0x100000;
 	struct uvtd_domain_info info;
+	uint8_t *buf = rte_malloc(NULL, 2 * PG, PG);
 
 	REQUIRE(d >= 0, "domain");
+	REQUIRE(buf != NULL, "rte_malloc");
+	/* By virtual address: DPDK memory only, in either IOVA mode. */
+	EXPECT_REJECT(uvtd_map_va(d, not_dpdk, PG, UVTD_PERM_RW, &iova),
+		      -EINVAL);
+	EXPECT_REJECT(uvtd_map_va(d, buf + 8, PG, UVTD_PERM_RW, &iova),
+		      -EINVAL);
+	EXPECT_REJECT(uvtd_map_va(d, buf, 0, UVTD_PERM_RW, &iova), -EINVAL);
+	EXPECT_REJECT(uvtd_map_va(d, buf, PG + 1, UVTD_PERM_RW, &iova),
+		      -EINVAL);
+	OK(uvtd_map_va(d, buf, 2 * PG, UVTD_PERM_RW, &iova));
+	OK(uvtd_unmap(d, iova, 2 * PG));
+	rte_free(buf);
 	EXPECT_REJECT(uvtd_map(d, 0x1000, 0, UVTD_PERM_RW, &iova), -EINVAL);
 	EXPECT_REJECT(uvtd_map(d, 0x1001, PG, UVTD_PERM_RW, &iova), -EINVAL);
 	EXPECT_REJECT(uvtd_map(d, 0x1000, PG + 1, UVTD_PERM_RW, &iova), -EINVAL);
@@ -213,6 +276,51 @@ static void test_object_rejections(void)
 	EXPECT_REJECT(uvtd_flush(gone), -ENODEV);
 	EXPECT_REJECT(uvtd_domain_destroy(gone), -ENODEV);
 	EXPECT_REJECT(uvtd_attach(gone, dev_plain), -ENODEV);
+	EXPECT_REJECT(uvtd_detach(gone, dev_plain), -ENODEV);
+	EXPECT_REJECT(uvtd_map_fixed(gone, 0x1000, 0x1000, PG, UVTD_PERM_RW),
+		      -ENODEV);
+	{
+		void *buf = rte_malloc(NULL, PG, PG);
+
+		REQUIRE(buf != NULL, "rte_malloc");
+		EXPECT_REJECT(uvtd_map_va(gone, buf, PG, UVTD_PERM_RW, &iova),
+			      -ENODEV);
+		rte_free(buf);
+	}
+	{
+		struct uvtd_map_req mr = { .phys = 0x1000, .len = PG,
+					   .perm = UVTD_PERM_RW };
+		struct uvtd_unmap_req ur = { 0x1000, PG };
+
+		EXPECT_REJECT(uvtd_map_burst(gone, &mr, 1), -ENODEV);
+		EXPECT_REJECT(uvtd_unmap_burst(gone, &ur, 1), -ENODEV);
+	}
+	EXPECT_REJECT(uvtd_domain_set_policy(gone, UVTD_POLICY_LAZY), -ENODEV);
+	EXPECT_REJECT(uvtd_domain_policy(gone), -ENODEV);
+	EXPECT_REJECT(uvtd_debug_skip_unmap_invalidation(gone, true), -ENODEV);
+	{
+		struct uvtd_domain_info di;
+		struct uvtd_unit_info ui;
+
+		EXPECT_REJECT(uvtd_domain_info_get(gone, &di), -ENODEV);
+		EXPECT_REJECT(uvtd_domain_info_get(0, NULL), -EINVAL);
+		EXPECT_REJECT(uvtd_unit_info_get(99, &ui), -ENODEV);
+		EXPECT_REJECT(uvtd_unit_info_get(0, NULL), -EINVAL);
+	}
+	EXPECT_REJECT(uvtd_stats_get(NULL), -EINVAL);
+	EXPECT_REJECT(uvtd_dev_unit(12345), -ENODEV);
+	{
+		/* A device opened and closed again. */
+		int dv = uvtd_dev_open_rid(U_PLAIN, 0x1f), dd;
+
+		REQUIRE(dv >= 0, "device");
+		OK(uvtd_dev_close(dv));
+		EXPECT_REJECT(uvtd_dev_unit(dv), -ENODEV);
+		dd = mkdom(UVTD_POLICY_STRICT, U_PLAIN, -1);
+		REQUIRE(dd >= 0, "domain");
+		EXPECT_REJECT(uvtd_attach(dd, dv), -ENODEV);
+		rmdom(dd, -1);
+	}
 
 	d = mkdom(UVTD_POLICY_STRICT, U_PLAIN, dev_plain);
 	REQUIRE(d >= 0, "domain");
@@ -247,6 +355,30 @@ static void test_object_rejections(void)
 	EXPECT_REJECT(uvtd_domain_create(&c), -EINVAL);
 	c.iova_base = (1ull << 48) - PG;
 	EXPECT_REJECT(uvtd_domain_create(&c), -EINVAL);
+	/* The per-domain settings, in the ranges of uvtd_init()'s. */
+	uvtd_domain_conf_init(&c);
+	c.guard = 2;
+	EXPECT_REJECT(uvtd_domain_create(&c), -EINVAL);
+	c.guard = -2;
+	EXPECT_REJECT(uvtd_domain_create(&c), -EINVAL);
+	uvtd_domain_conf_init(&c);
+	c.lazy_entries = UVTD_LAZY_ENTRIES_MAX + 1;
+	EXPECT_REJECT(uvtd_domain_create(&c), -EINVAL);
+	c.lazy_entries = 0x80000001u;
+	EXPECT_REJECT(uvtd_domain_create(&c), -EINVAL);
+	uvtd_domain_conf_init(&c);
+	c.lazy_timeout_us = UVTD_LAZY_TIMEOUT_US_MAX + 1;
+	EXPECT_REJECT(uvtd_domain_create(&c), -EINVAL);
+	c.lazy_timeout_us = UINT64_MAX;
+	EXPECT_REJECT(uvtd_domain_create(&c), -EINVAL);
+	/* The largest of each is taken. */
+	c.lazy_timeout_us = UVTD_LAZY_TIMEOUT_US_MAX;
+	c.lazy_entries = UVTD_LAZY_ENTRIES_MAX;
+	c.guard = 1;
+	d = uvtd_domain_create(&c);
+	CHECK(d >= 0, "the largest settings refused: %d", d);
+	if (d >= 0)
+		OK(uvtd_domain_destroy(d));
 }
 
 /* A thread DPDK does not know is refused until it registers. */
