@@ -1047,6 +1047,8 @@ int uvtd_domain_info_get(int id, struct uvtd_domain_info *info)
 		info->iova_hit_rate = is.hit_rate;
 		info->iova_global_allocs = is.global_allocs;
 		info->iova_fragmentation = is.fragmentation;
+		info->iova_large_free_bytes = is.large_free_bytes;
+		info->iova_large_largest_free = is.large_largest_free;
 	}
 	uvtd_lock(&d->fixed_lock);
 	for (uint32_t i = 0; i < d->nfixed; i++)

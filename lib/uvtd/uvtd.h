@@ -344,6 +344,10 @@ struct uvtd_domain_info {
 	double iova_hit_rate;
 	uint64_t iova_global_allocs;
 	double iova_fragmentation;     /* internal: 1 - mapped/reserved */
+	/* The region for allocations larger than the size classes: its
+	 * free bytes and its largest free extent (external fragmentation:
+	 * the second well under the first). */
+	uint64_t iova_large_free_bytes, iova_large_largest_free;
 };
 int uvtd_domain_info_get(int dom, struct uvtd_domain_info *info);
 

@@ -114,6 +114,10 @@ static int tel_domain(const char *cmd, const char *params,
 				  info.iova_global_allocs);
 	rte_tel_data_add_dict_u64(d, "iova_fragmentation_permille",
 				  (uint64_t)(info.iova_fragmentation * 1000.0));
+	rte_tel_data_add_dict_u64(d, "iova_large_free_bytes",
+				  info.iova_large_free_bytes);
+	rte_tel_data_add_dict_u64(d, "iova_large_largest_free",
+				  info.iova_large_largest_free);
 	return 0;
 }
 

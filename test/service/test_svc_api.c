@@ -431,6 +431,70 @@ static void test_rejections_by_class(void)
 
 /* ---- policies ---- */
 
+/* The IOVA statistics a domain reports (uvtd_domain_info_get, and
+ * /uvtd/domain): magazine hits, global allocations, internal fragmentation
+ * (a 3-page map takes a 4-page block) and the large region's free space. */
+static void test_iova_stats(void)
+{
+	struct uvtd_domain_conf c;
+	struct uvtd_domain_info i0, i;
+	const uint64_t big = 1ull << 20;       /* beyond the size classes */
+	uint64_t a, b, x[3];
+	int d;
+
+	uvtd_domain_conf_init(&c);
+	c.policy = UVTD_POLICY_STRICT;
+	c.guard = 0;
+	d = uvtd_domain_create(&c);
+	REQUIRE(d >= 0, "domain");
+	OK(uvtd_attach(d, dev_plain));
+	OK(uvtd_domain_info_get(d, &i0));
+	CHECK_EQ(i0.iova_global_allocs, 0);
+	CHECK(i0.iova_hit_rate == 0.0, "hit rate %f", i0.iova_hit_rate);
+	CHECK(i0.iova_large_free_bytes > 0 &&
+	      i0.iova_large_free_bytes < i0.iova_size &&
+	      i0.iova_large_largest_free == i0.iova_large_free_bytes,
+	      "large region: %" PRIu64 " free, largest %" PRIu64,
+	      i0.iova_large_free_bytes, i0.iova_large_largest_free);
+
+	/* One page three times: the first from never-used space, then
+	 * back and forth through the magazine. */
+	for (int k = 0; k < 3; k++) {
+		OK(uvtd_map(d, 0x100000, PG, UVTD_PERM_RW, &x[k]));
+		OK(uvtd_unmap(d, x[k], PG));
+	}
+	OK(uvtd_domain_info_get(d, &i));
+	CHECK(i.iova_global_allocs >= 1, "global allocs %" PRIu64,
+	      i.iova_global_allocs);
+	CHECK(i.iova_hit_rate > 0.5, "hit rate %f after reuse",
+	      i.iova_hit_rate);
+
+	/* Three pages in a four-page block: a quarter reserved unmapped. */
+	OK(uvtd_map(d, 0x100000, 3 * PG, UVTD_PERM_RW, &a));
+	OK(uvtd_domain_info_get(d, &i));
+	CHECK(i.iova_fragmentation > 0.24 && i.iova_fragmentation < 0.26,
+	      "internal fragmentation %f, expected 0.25",
+	      i.iova_fragmentation);
+	OK(uvtd_unmap(d, a, 3 * PG));
+
+	/* Two large maps, the first unmapped: the free space is what is
+	 * left, never more than it in one piece. */
+	OK(uvtd_map(d, 0x100000, big, UVTD_PERM_RW, &a));
+	OK(uvtd_map(d, 0x100000, big, UVTD_PERM_RW, &b));
+	OK(uvtd_domain_info_get(d, &i));
+	CHECK_EQ(i.iova_large_free_bytes, i0.iova_large_free_bytes - 2 * big);
+	OK(uvtd_unmap(d, a, big));
+	OK(uvtd_domain_info_get(d, &i));
+	CHECK_EQ(i.iova_large_free_bytes, i0.iova_large_free_bytes - big);
+	CHECK(i.iova_large_largest_free <= i.iova_large_free_bytes,
+	      "largest %" PRIu64 " > free %" PRIu64,
+	      i.iova_large_largest_free, i.iova_large_free_bytes);
+	OK(uvtd_unmap(d, b, big));
+	OK(uvtd_domain_info_get(d, &i));
+	CHECK_EQ(i.iova_large_free_bytes, i0.iova_large_free_bytes);
+	rmdom(d, dev_plain);
+}
+
 static void test_strict(void)
 {
 	int d = mkdom(UVTD_POLICY_STRICT, U_PLAIN, dev_plain);
@@ -769,6 +833,7 @@ int main(int argc, char **argv)
 	RUN(test_object_rejections);
 	RUN(test_unregistered_thread);
 	RUN(test_rejections_by_class);
+	RUN(test_iova_stats);
 	RUN(test_strict);
 	RUN(test_batched);
 	RUN(test_lazy_dsi);
