@@ -171,6 +171,34 @@ static void test_answers(void)
 	HAS("/uvtd/stats", "\"enoent\": 1");
 	HAS("/uvtd/stats", "\"einval\": 2");
 	HAS("/uvtd/stats", "\"wait_hist_64ns_log2\": [");
+	/* The strict caching-mode domain waited once per map (the map-side
+	 * flush) and once per unmap, each for one page-selective range; the
+	 * lazy domain (CM=0) sent nothing: its 5 entries are queued. */
+	HAS("/uvtd/stats", "\"waits\": 14,");
+	HAS("/uvtd/stats", "\"inv_ranges_psi\": 14,");
+	HAS("/uvtd/stats", "\"inv_ranges_dsi\": 0,");
+	HAS("/uvtd/stats", "\"lazy_queued\": 5,");
+	HAS("/uvtd/stats", "\"map_bytes\": 61440,");
+	HAS("/uvtd/stats", "\"unmap_bytes\": 36864,");
+	/* Every wait is in the histogram once. */
+	{
+		const char *h = strstr(answer("/uvtd/stats"),
+				       "\"wait_hist_64ns_log2\": [");
+		uint64_t sum = 0;
+		char *e;
+
+		if (h != NULL) {
+			h = strchr(h, '[') + 1;
+			for (;;) {
+				sum += strtoull(h, &e, 10);
+				if (e == h || *e != ',')
+					break;
+				h = e + 1;
+			}
+		}
+		CHECK(h != NULL && sum == 14, "wait histogram sums to %"
+		      PRIu64 ", not 14: %s", sum, answer("/uvtd/stats"));
+	}
 	HAS("/uvtd/faults", "\"total\": 1");
 	HAS("/uvtd/faults", "rid 0008 write");
 	HAS("/help", "/uvtd/stats");
