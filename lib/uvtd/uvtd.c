@@ -938,19 +938,37 @@ int uvtd_attach(int id, int dev)
 		__atomic_store_n(&d->nunits, i + 1, __ATOMIC_RELEASE);
 	}
 	/* Reserved ranges the firmware's agents DMA to stay identity-mapped
-	 * (VT-d spec §8.4). */
+	 * (VT-d spec §8.4). All or none: a range that cannot be mapped takes
+	 * back the ones this attach made, and the device. */
+	bool made[UVTD_MAX_RMRR] = { false };
+
 	for (i = 0; i < dv->nrmrr; i++) {
 		uint64_t base = RTE_ALIGN_FLOOR(dv->rmrr[i][0], UVTD_PAGE_SIZE);
 		uint64_t end = RTE_ALIGN_CEIL(dv->rmrr[i][1] + 1, UVTD_PAGE_SIZE);
 
 		rc = uvtd_fast_map_fixed_locked(d, base, base, end - base,
 						UVTD_PERM_RW);
-		if (rc == -EEXIST)   /* shared with another device */
+		/* Shared with another device: only the same identity map. */
+		if (rc == -EEXIST &&
+		    uvtd_fast_fixed_is(d, base, end - base, base))
 			rc = 0;
+		else
+			made[i] = rc == 0;
 		if (rc) {
 			UVTD_LOG(ERR, "attach %s: RMRR [0x%" PRIx64 ", 0x%" PRIx64
-				 "]: %s", dv->name, dv->rmrr[i][0],
-				 dv->rmrr[i][1], strerror(-rc));
+				 "]: %s%s", dv->name, dv->rmrr[i][0],
+				 dv->rmrr[i][1], strerror(-rc), rc == -EEXIST ?
+				 " (overlaps a mapping that is not its "
+				 "identity map)" : "");
+			while (i-- > 0)
+				if (made[i])
+					uvtd_fast_unmap_fixed_locked(d,
+					    RTE_ALIGN_FLOOR(dv->rmrr[i][0],
+							    UVTD_PAGE_SIZE),
+					    RTE_ALIGN_CEIL(dv->rmrr[i][1] + 1,
+							   UVTD_PAGE_SIZE) -
+					    RTE_ALIGN_FLOOR(dv->rmrr[i][0],
+							    UVTD_PAGE_SIZE));
 			detach_locked(d, dev);
 			goto out;
 		}

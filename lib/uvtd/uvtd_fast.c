@@ -293,7 +293,7 @@ static int fixed_find(const struct uvtd_domain *d, uint64_t iova)
 }
 
 static int fixed_insert_locked(struct uvtd_domain *d, uint64_t iova,
-			       uint64_t len)
+			       uint64_t len, uint64_t phys)
 {
 	int at = fixed_find(d, iova);
 
@@ -316,6 +316,7 @@ static int fixed_insert_locked(struct uvtd_domain *d, uint64_t iova,
 		(d->nfixed - (uint32_t)at) * sizeof(*d->fixed));
 	d->fixed[at].iova = iova;
 	d->fixed[at].len = len;
+	d->fixed[at].phys = phys;
 	d->fixed[at].pending = true;   /* until the map is complete */
 	d->nfixed++;
 	return 0;
@@ -713,7 +714,7 @@ static int map_fixed_impl(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 				   "window [0x%" PRIx64 ", +0x%" PRIx64 ")",
 				   iova, len, d->iova_base, d->iova_size);
 	uvtd_lock(&d->fixed_lock);
-	rc = fixed_insert_locked(d, iova, len);
+	rc = fixed_insert_locked(d, iova, len, phys);
 	uvtd_unlock(&d->fixed_lock);
 	if (rc)
 		return uvtd_reject(d->id, "map_fixed", rc, "[0x%" PRIx64 ", +0x%"
@@ -749,6 +750,33 @@ static int map_fixed_fp(void *priv, uint64_t iova, uint64_t phys,
 
 	GET_LCD(d, lc, "map_fixed");
 	return map_fixed_impl(d, lc, iova, phys, len, perm);
+}
+
+static int unmap_claimed_sync(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
+			      uint64_t iova, uint64_t len);
+
+int uvtd_fast_unmap_fixed_locked(struct uvtd_domain *d, uint64_t iova,
+				 uint64_t len)
+{
+	int rc = fixed_claim(d, iova, len);
+
+	if (rc)
+		return rc;
+	return unmap_claimed_sync(d, uvtd_lcd(d), iova, len);
+}
+
+bool uvtd_fast_fixed_is(struct uvtd_domain *d, uint64_t iova, uint64_t len,
+			uint64_t phys)
+{
+	bool is;
+
+	uvtd_lock(&d->fixed_lock);
+	int at = fixed_find(d, iova);
+
+	is = at >= 0 && d->fixed[at].iova == iova && d->fixed[at].len == len &&
+	     d->fixed[at].phys == phys && !d->fixed[at].pending;
+	uvtd_unlock(&d->fixed_lock);
+	return is;
 }
 
 int uvtd_fast_map_fixed_locked(struct uvtd_domain *d, uint64_t iova,
@@ -818,8 +846,10 @@ static int unmap_claimed_sync(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 			uvtd.ops->gather_release(d->drv, &g);
 		recycle(d, lc, iova, len);
 	}
-	STAT_INC(lc->st.unmaps);
-	STAT_ADD(lc->st.unmap_bytes, len);
+	if (likely(lc != NULL)) {  /* NULL: uvtd_fast_unmap_fixed_locked */
+		STAT_INC(lc->st.unmaps);
+		STAT_ADD(lc->st.unmap_bytes, len);
+	}
 	return rc;
 }
 

@@ -143,6 +143,7 @@ struct uvtd_lcore_dom {
  * long-lived (identity maps, IOVA plans), so a lock is fine here. */
 struct uvtd_fixed_rec {
 	uint64_t iova, len;
+	uint64_t phys;           /* where iova points (RMRR sharing checks) */
 	bool pending;            /* claimed by an unmap in flight */
 };
 
@@ -210,11 +211,15 @@ void uvtd_fast_install(struct uvtd_domain *d);
 void uvtd_fast_uninstall(int id);
 /* Unmaps every live mapping of d and flushes it (slow path, destroy). */
 void uvtd_fast_unmap_all(struct uvtd_domain *d);
-/* Identity-maps [base, limit] as a fixed mapping (RMRR). */
+/* A fixed mapping made and unmapped (strictly: invalidated and waited for)
+ * with uvtd.lock held (RMRR identity maps at attach). */
 int uvtd_fast_map_fixed_locked(struct uvtd_domain *d, uint64_t iova,
 			       uint64_t phys, uint64_t len, unsigned int perm);
 int uvtd_fast_unmap_fixed_locked(struct uvtd_domain *d, uint64_t iova,
 				 uint64_t len);
+/* Whether d has a live fixed mapping of exactly [iova, +len) to phys. */
+bool uvtd_fast_fixed_is(struct uvtd_domain *d, uint64_t iova, uint64_t len,
+			uint64_t phys);
 /* Pending lazy entries of d over every lcore. */
 uint64_t uvtd_fast_lazy_pending(const struct uvtd_domain *d);
 /* Sums d's lcore counters into s. */

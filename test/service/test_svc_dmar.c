@@ -11,6 +11,7 @@
  * 00:02.0.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -81,6 +82,45 @@ static void test_rmrr_identity(void)
 	CHECK_EQ(uvtd_domain_destroy(d), 0);
 }
 
+/* An RMRR range is shared only with its own identity map: a fixed map of
+ * the same range elsewhere refuses the attach (-EEXIST), and the attach
+ * takes back the identity maps it had made (all or none). */
+static void test_rmrr_conflict(void)
+{
+	struct uvtd_domain_conf c;
+	struct uvtd_domain_info info;
+	int usb = -1, d;
+
+	for (int i = 0; i < UVTD_MAX_DEVICES; i++)
+		if (uvtd.devs[i].open && uvtd.devs[i].rid == 0x00a0)
+			usb = i;
+	REQUIRE(usb >= 0, "00:14.0 open");
+	uvtd_domain_conf_init(&c);
+	c.unit = 1;
+	c.policy = UVTD_POLICY_STRICT;
+	d = uvtd_domain_create(&c);
+	REQUIRE(d >= 0, "domain");
+	/* RMRR 2's page, mapped somewhere else. */
+	CHECK_EQ(uvtd_map_fixed(d, 0x3e400000, 0x1000, PG, UVTD_PERM_RW), 0);
+	CHECK_EQ(uvtd_attach(d, usb), -EEXIST);
+	uvtd_domain_info_get(d, &info);
+	CHECK(info.mappings == 1 && info.ndevices == 0, "after the refused "
+	      "attach: %" PRIu64 " mappings, %u devices", info.mappings,
+	      info.ndevices);
+	/* RMRR 0's identity map, made before RMRR 2 failed, is gone. */
+	CHECK_EQ(uvtd_unmap(d, 0x3e2e0000, 0x20000), -ENOENT);
+	/* Its own identity map is shared. */
+	CHECK_EQ(uvtd_unmap(d, 0x3e400000, PG), 0);
+	CHECK_EQ(uvtd_map_fixed(d, 0x3e400000, 0x3e400000, PG, UVTD_PERM_RW), 0);
+	CHECK_EQ(uvtd_attach(d, usb), 0);
+	uvtd_domain_info_get(d, &info);
+	CHECK_EQ(info.mappings, 2);
+	expect_identity(1, 0x00a0, 0x3e2e0000);
+	expect_identity(1, 0x00a0, 0x3e400000);
+	CHECK_EQ(uvtd_detach(d, usb), 0);
+	CHECK_EQ(uvtd_domain_destroy(d), 0);
+}
+
 int main(int argc, char **argv)
 {
 	char args[512], sysfs[] = "/tmp/uvtd-svc-sysfs-XXXXXX";
@@ -105,6 +145,7 @@ int main(int argc, char **argv)
 	rte_log_set_level(uvtd_logtype, RTE_LOG_CRIT);
 	RUN(test_lookup);
 	RUN(test_rmrr_identity);
+	RUN(test_rmrr_conflict);
 	CHECK_EQ(uvtd_fini(), 0);
 	rmdir(sysfs);
 	return TEST_SUMMARY();
