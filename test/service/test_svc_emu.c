@@ -91,6 +91,11 @@ struct stream {
 	int dom;
 	unsigned int unit;
 	bool burst;
+	/* Strict and batched: an IOVA faults as soon as its unmap (or its
+	 * burst) returned. It cannot have been mapped again meanwhile: it
+	 * went back to this lcore's magazine, which holds more than the
+	 * lcore's SLOTS and so never hands blocks to the other lcore. */
+	bool faults_on_return;
 	uint64_t seed;
 	int errors, fault_errors;
 	uint64_t dmas;
@@ -138,11 +143,19 @@ static int stream_worker(void *arg)
 				if (nu == RTE_DIM(ureq)) {
 					if (uvtd_unmap_burst(s->dom, ureq, nu) != (int)nu)
 						s->errors++;
+					for (unsigned int j = 0;
+					     s->faults_on_return && j < nu; j++)
+						if (dma_write(s->unit, 0, ureq[j].iova,
+							      v) != -EFAULT)
+							s->errors++;
 					nu = 0;
 				}
 				continue;
 			}
 			if (uvtd_unmap(s->dom, iova, sl[k].len) != 0)
+				s->errors++;
+			else if (s->faults_on_return &&
+				 dma_write(s->unit, 0, iova, v) != -EFAULT)
 				s->errors++;
 			sl[k].len = 0;
 		} else {
@@ -190,6 +203,8 @@ static void streams(enum uvtd_policy p, unsigned int unit, bool burst,
 		OK(uvtd_debug_skip_unmap_invalidation(d, true));
 	memset(slots, 0, sizeof(slots));
 	s0 = (struct stream){ .dom = d, .unit = unit, .burst = burst,
+			      .faults_on_return = p == UVTD_POLICY_STRICT ||
+						  p == UVTD_POLICY_BATCHED,
 			      .seed = 0x1234567 + unit };
 	s1 = s0;
 	s1.seed = 0x7654321 + unit;
