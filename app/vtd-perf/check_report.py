@@ -19,6 +19,11 @@
       the first and flag each of the others (the checks can fail).
   check_report.py --exe VTD_PERF table -- ARGS...
       runs VTD_PERF ARGS (the human table): exit 0, a row per run.
+  check_report.py --exe VTD_PERF progress -- ARGS...
+      runs VTD_PERF ARGS (one run of a few seconds with --progress and
+      --json): exit 0, a valid report on stdout, and on stderr at least one
+      status line per whole second of the run, each naming it and giving a
+      rate ("<run>: <n> s of <budget>, <rate> <unit>/s").
   check_report.py --exe VTD_PERF usage
       bad usage exits 2 with a message on stderr and nothing on stdout;
       --help exits 0 and explains every option.
@@ -291,6 +296,27 @@ HELP_WORDS = ["--emu ", "--emu-cap", "--emu-ecap", "--list-presets", "--mode",
               "EAL", "Exit status"]
 
 
+def check_progress(exe, args):
+    rc, out, err = run(exe, args)
+    check(rc == 0, "exit status %d, expected 0; stderr:\n%s" % (rc, err))
+    try:
+        runs = json.loads(out)["runs"]
+    except (ValueError, KeyError) as e:
+        check(False, "no JSON report: %s" % e)
+        return
+    check(len(runs) == 1, "%d runs, expected one" % len(runs))
+    name = runs[0].get("name", "?") if runs else "?"
+    secs = float(args[args.index("--duration") + 1])
+    lines = [l for l in err.splitlines()
+             if l.startswith(name + ": ") and " s of " in l and "/s" in l]
+    check(len(lines) >= int(secs) - 1,
+          "%d status lines for a %.1f s run of %s (one a second):\n%s" %
+          (len(lines), secs, name, err))
+    seconds = [int(l.split(": ")[1].split(" s")[0]) for l in lines]
+    check(seconds == sorted(seconds) and len(set(seconds)) == len(seconds),
+          "status lines out of order: %s" % seconds)
+
+
 def check_usage(exe):
     for args, word in BAD:
         rc, out, err = run(exe, args)
@@ -314,7 +340,7 @@ def main():
     sep = argv.index("--") if "--" in argv else len(argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("mode", choices=["report", "table", "usage", "planted",
-                                     "selftest"])
+                                     "selftest", "progress"])
     ap.add_argument("--exe")
     ap.add_argument("--expect-preset")
     ap.add_argument("--default", action="store_true")
@@ -330,6 +356,8 @@ def main():
         selftest()
     elif a.mode == "table":
         check_table(a.exe, args)
+    elif a.mode == "progress":
+        check_progress(a.exe, args)
     else:
         check_usage(a.exe)
     if failures:
