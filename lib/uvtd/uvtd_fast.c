@@ -1177,7 +1177,6 @@ int uvtd_poll(void)
 		struct uvtd_domain *d = __atomic_load_n(&uvtd_fp_domains[i].priv,
 							__ATOMIC_ACQUIRE);
 		struct uvtd_lcore_dom *lc;
-		bool flushed = false;
 
 		if (d == NULL || d->policy != UVTD_POLICY_LAZY)
 			continue;
@@ -1191,14 +1190,14 @@ int uvtd_poll(void)
 
 				lazy_flush(d, lc, WHY_TIMER);
 				recycled += (int)(lc->fq_head - before);
-				flushed = true;
 			}
 		}
-		if (flushed)
-			continue;
-		/* Other lcores' bounds: any flush of the domain covers their
+		/* Other lcores' bounds: a domain-selective flush covers their
 		 * entries (the counters), so an idle lcore's staleness is
-		 * bounded as long as somebody polls. */
+		 * bounded as long as somebody polls. Also after our own flush:
+		 * a page-selective one (caching mode) covers only our entries
+		 * and leaves flush_finished where it was; a domain-selective
+		 * one moved it past theirs, and the scan finds nothing. */
 		uint64_t fin = __atomic_load_n(&d->flush_finished, __ATOMIC_ACQUIRE);
 
 		for (unsigned int l = 0; l < RTE_MAX_LCORE; l++) {

@@ -759,6 +759,42 @@ static void test_lazy_bound_idle_lcore(void)
 	rmdom(idle_dom, 0);
 }
 
+/* One uvtd_poll() past the bound enforces it for the caller's entries and
+ * for an idle lcore's at once, also when the caller's own flush is
+ * page-selective (caching mode: it covers only the caller's entries). */
+static void test_lazy_poll_own_and_idle(void)
+{
+	unsigned int w = rte_get_next_lcore(-1, 1, 0);
+	struct uvtd_domain_info info;
+	uint64_t mine;
+
+	if (w >= RTE_MAX_LCORE)
+		SKIP_TEST("needs two lcores");
+	idle_dom = mkdom(UVTD_POLICY_LAZY, 1);
+	REQUIRE(idle_dom >= 0, "domain");
+	OK(uvtd_domain_info_get(idle_dom, &info));
+	REQUIRE(info.lazy_ranges, "a lazy domain with page-selective ranges");
+	for (int i = 0; i < 8; i++) {
+		OK(uvtd_map(idle_dom, pa_of((unsigned int)i), PG, UVTD_PERM_RW,
+			    &idle_iova[i]));
+		CHECK_EQ(dma_write(1, 0, idle_iova[i], 1), 4);
+	}
+	OK(uvtd_map(idle_dom, pa_of(8), PG, UVTD_PERM_RW, &mine));
+	CHECK_EQ(dma_write(1, 0, mine, 1), 4);
+	OK(uvtd_test_launch(idle_unmapper, NULL, w));
+	uvtd_test_join(w);
+	OK(uvtd_unmap(idle_dom, mine, PG));
+	usleep(6000);                           /* the bound is 2 ms */
+	uvtd_poll();
+	CHECK(dma_write(1, 0, mine, 1) == -EFAULT, "own entry still reachable");
+	for (int i = 0; i < 8; i++)
+		CHECK(dma_write(1, 0, idle_iova[i], 1) == -EFAULT, "the idle "
+		      "lcore's IOVA 0x%" PRIx64 " still reachable after one "
+		      "uvtd_poll past the bound", idle_iova[i]);
+	vtdemu_stale_reset(uvtd_vtd_emu(1));
+	rmdom(idle_dom, 1);
+}
+
 /* uvtd_faults_drain: a device write to a read-only mapping and a device
  * read of an unmapped page each leave one record, drained with its reason,
  * requester, address, direction and no PASID; bad arguments are refused. */
@@ -878,6 +914,7 @@ int main(int argc, char **argv)
 	RUN(test_exhaustion_and_rollback);
 	RUN(test_two_units_one_domain);
 	RUN(test_lazy_bound_idle_lcore);
+	RUN(test_lazy_poll_own_and_idle);
 	RUN(test_failed_wait_keeps_iova);
 	RUN(test_failed_map_flush_clears);
 	RUN(test_faults_drain);
