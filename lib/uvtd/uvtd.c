@@ -833,9 +833,7 @@ static uint64_t live_mappings(struct uvtd_domain *d)
 
 	if (d->iova)
 		uvtd_iova_stats_get(d->iova, &s);
-	uvtd_lock(&d->fixed_lock);
-	n = s.mappings + d->nfixed;
-	uvtd_unlock(&d->fixed_lock);
+	n = s.mappings + uvtd_fast_fixed_live(d);
 	return n;
 }
 
@@ -950,7 +948,8 @@ int uvtd_attach(int id, int dev)
 						UVTD_PERM_RW);
 		/* Shared with another device: only the same identity map. */
 		if (rc == -EEXIST &&
-		    uvtd_fast_fixed_is(d, base, end - base, base))
+		    uvtd_fast_fixed_is(d, base, end - base, base,
+				       UVTD_PERM_RW))
 			rc = 0;
 		else
 			made[i] = rc == 0;

@@ -293,7 +293,7 @@ static int fixed_find(const struct uvtd_domain *d, uint64_t iova)
 }
 
 static int fixed_insert_locked(struct uvtd_domain *d, uint64_t iova,
-			       uint64_t len, uint64_t phys)
+			       uint64_t len, uint64_t phys, unsigned int perm)
 {
 	int at = fixed_find(d, iova);
 
@@ -317,7 +317,9 @@ static int fixed_insert_locked(struct uvtd_domain *d, uint64_t iova,
 	d->fixed[at].iova = iova;
 	d->fixed[at].len = len;
 	d->fixed[at].phys = phys;
+	d->fixed[at].perm = perm;
 	d->fixed[at].pending = true;   /* until the map is complete */
+	d->fixed[at].retired = false;
 	d->nfixed++;
 	return 0;
 }
@@ -343,6 +345,29 @@ static void fixed_set_pending(struct uvtd_domain *d, uint64_t iova, bool p)
 	if (at >= 0 && d->fixed[at].iova == iova)
 		d->fixed[at].pending = p;
 	uvtd_unlock(&d->fixed_lock);
+}
+
+static void fixed_retire(struct uvtd_domain *d, uint64_t iova)
+{
+	uvtd_lock(&d->fixed_lock);
+	int at = fixed_find(d, iova);
+
+	if (at >= 0 && d->fixed[at].iova == iova) {
+		d->fixed[at].pending = true;
+		d->fixed[at].retired = true;
+	}
+	uvtd_unlock(&d->fixed_lock);
+}
+
+uint32_t uvtd_fast_fixed_live(struct uvtd_domain *d)
+{
+	uint32_t n = 0;
+
+	uvtd_lock(&d->fixed_lock);
+	for (uint32_t i = 0; i < d->nfixed; i++)
+		n += !d->fixed[i].retired;
+	uvtd_unlock(&d->fixed_lock);
+	return n;
 }
 
 static int fixed_claim(struct uvtd_domain *d, uint64_t iova, uint64_t len)
@@ -714,7 +739,7 @@ static int map_fixed_impl(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 				   "window [0x%" PRIx64 ", +0x%" PRIx64 ")",
 				   iova, len, d->iova_base, d->iova_size);
 	uvtd_lock(&d->fixed_lock);
-	rc = fixed_insert_locked(d, iova, len, phys);
+	rc = fixed_insert_locked(d, iova, len, phys, perm);
 	uvtd_unlock(&d->fixed_lock);
 	if (rc)
 		return uvtd_reject(d->id, "map_fixed", rc, "[0x%" PRIx64 ", +0x%"
@@ -728,9 +753,10 @@ static int map_fixed_impl(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 	if (d->map_flush) {
 		rc = inv_sync(d, lc, iova, len, UVTD_DRV_INV_MAP);
 		if (rc) {
-			/* The record stays pending: the range is refused to
+			/* The record stays, retired: the range is refused to
 			 * maps (-EEXIST) and unmaps (-ENOENT) alike. */
 			map_unproven(d, "map_fixed", iova, len, 1);
+			fixed_retire(d, iova);
 			return rc;
 		}
 	}
@@ -766,7 +792,7 @@ int uvtd_fast_unmap_fixed_locked(struct uvtd_domain *d, uint64_t iova,
 }
 
 bool uvtd_fast_fixed_is(struct uvtd_domain *d, uint64_t iova, uint64_t len,
-			uint64_t phys)
+			uint64_t phys, unsigned int perm)
 {
 	bool is;
 
@@ -774,7 +800,8 @@ bool uvtd_fast_fixed_is(struct uvtd_domain *d, uint64_t iova, uint64_t len,
 	int at = fixed_find(d, iova);
 
 	is = at >= 0 && d->fixed[at].iova == iova && d->fixed[at].len == len &&
-	     d->fixed[at].phys == phys && !d->fixed[at].pending;
+	     d->fixed[at].phys == phys && d->fixed[at].perm == perm &&
+	     !d->fixed[at].pending;
 	uvtd_unlock(&d->fixed_lock);
 	return is;
 }
@@ -836,8 +863,11 @@ static int unmap_claimed_sync(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 			      g.freelist ? UVTD_DRV_INV_TABLES_FREED : 0);
 	if (unlikely(rc)) {
 		/* The invalidation did not complete (the unit may still
-		 * cache the translation): the IOVA stays claimed and the
-		 * table pages stay allocated. A leak, not a hole. */
+		 * cache the translation): the IOVA stays claimed (a fixed
+		 * one retired) and the table pages stay allocated. A leak,
+		 * not a hole. */
+		if (!in_window(d, iova))
+			fixed_retire(d, iova);
 		UVTD_LOG(ERR, "domain %d: invalidation of [0x%" PRIx64
 			 ", +0x%" PRIx64 ") failed; IOVA retired", d->id,
 			 iova, len);
@@ -1328,6 +1358,8 @@ void uvtd_fast_unmap_all(struct uvtd_domain *d)
 	for (uint32_t i = 0; i < d->nfixed; i++) {
 		uint64_t iova = d->fixed[i].iova, len = d->fixed[i].len;
 
+		if (d->fixed[i].retired)
+			continue;       /* cleared already; the flush below */
 		uvtd_unlock(&d->fixed_lock);
 		unmap_one(&x, iova, len);
 		uvtd_lock(&d->fixed_lock);

@@ -144,7 +144,12 @@ struct uvtd_lcore_dom {
 struct uvtd_fixed_rec {
 	uint64_t iova, len;
 	uint64_t phys;           /* where iova points (RMRR sharing checks) */
+	unsigned int perm;
 	bool pending;            /* claimed by an unmap in flight */
+	/* Out of circulation for good: its map- or unmap-side invalidation
+	 * failed (a leak, not a hole). Pending too; neither a mapping nor
+	 * unmapped again at teardown. */
+	bool retired;
 };
 
 struct uvtd_domain {
@@ -217,9 +222,12 @@ int uvtd_fast_map_fixed_locked(struct uvtd_domain *d, uint64_t iova,
 			       uint64_t phys, uint64_t len, unsigned int perm);
 int uvtd_fast_unmap_fixed_locked(struct uvtd_domain *d, uint64_t iova,
 				 uint64_t len);
-/* Whether d has a live fixed mapping of exactly [iova, +len) to phys. */
+/* Whether d has a live fixed mapping of exactly [iova, +len) to phys with
+ * exactly perm. */
 bool uvtd_fast_fixed_is(struct uvtd_domain *d, uint64_t iova, uint64_t len,
-			uint64_t phys);
+			uint64_t phys, unsigned int perm);
+/* Fixed records that are not retired (uvtd_fixed_rec). */
+uint32_t uvtd_fast_fixed_live(struct uvtd_domain *d);
 /* Pending lazy entries of d over every lcore. */
 uint64_t uvtd_fast_lazy_pending(const struct uvtd_domain *d);
 /* Sums d's lcore counters into s. */

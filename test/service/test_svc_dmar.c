@@ -109,7 +109,13 @@ static void test_rmrr_conflict(void)
 	      info.ndevices);
 	/* RMRR 0's identity map, made before RMRR 2 failed, is gone. */
 	CHECK_EQ(uvtd_unmap(d, 0x3e2e0000, 0x20000), -ENOENT);
-	/* Its own identity map is shared. */
+	/* Its identity map, but read-only: the firmware's agents write. */
+	CHECK_EQ(uvtd_unmap(d, 0x3e400000, PG), 0);
+	CHECK_EQ(uvtd_map_fixed(d, 0x3e400000, 0x3e400000, PG, UVTD_PERM_READ),
+		 0);
+	CHECK_EQ(uvtd_attach(d, usb), -EEXIST);
+	CHECK_EQ(uvtd_unmap(d, 0x3e2e0000, 0x20000), -ENOENT);
+	/* Its own identity map, read and write, is shared. */
 	CHECK_EQ(uvtd_unmap(d, 0x3e400000, PG), 0);
 	CHECK_EQ(uvtd_map_fixed(d, 0x3e400000, 0x3e400000, PG, UVTD_PERM_RW), 0);
 	CHECK_EQ(uvtd_attach(d, usb), 0);

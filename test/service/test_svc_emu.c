@@ -671,6 +671,15 @@ static void test_failed_map_flush_clears(void)
 		u[i] = (struct uvtd_unmap_req){ m2[i].iova, PG };
 	}
 	CHECK_EQ(uvtd_unmap_burst(d, u, 4), 4);
+	/* The retired IOVAs and the retired fixed record are no mappings:
+	 * the domain is empty, and its policy may change. */
+	{
+		struct uvtd_domain_info info;
+
+		OK(uvtd_domain_info_get(d, &info));
+		CHECK_EQ(info.mappings, 0);
+		CHECK_EQ(uvtd_domain_set_policy(d, UVTD_POLICY_STRICT), 0);
+	}
 	vtdemu_stale_reset(cm);
 	rmdom(d, 1);
 
