@@ -128,7 +128,7 @@ static void progress_line(const struct perf_run_desc *d, double elapsed_s,
 	if (budget_s > 0)
 		snprintf(budget, sizeof(budget), " of %.1f", budget_s);
 	fprintf(stderr, "%s%s: %.0f s%s, %.2f %s%s/s%s",
-		progress_is_tty ? "\r\033[K" : "", d->name, elapsed_s, budget,
+		progress_is_tty ? "\r\033[K" : "", d->name, floor(elapsed_s), budget,
 		rate, pfx[p], d->op, progress_is_tty ? "" : "\n");
 	fflush(stderr);
 }
@@ -234,7 +234,10 @@ void perf_run_one(const struct perf_run_desc *d, const struct perf_ctx *ctx_in,
 		if (show && now - c0 >= next_progress) {
 			progress_line(d, (double)(now - c0) / (double)hz,
 				      o->count ? 0 : o->duration_s, ops);
-			next_progress += hz;
+			/* The next whole second: after a stall (the process
+			 * descheduled) one line, not a burst of catch-up lines
+			 * naming the same second. */
+			next_progress = ((now - c0) / hz + 1) * hz;
 		}
 	}
 	uint64_t t1 = perf_now_ns();

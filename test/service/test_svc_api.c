@@ -71,7 +71,7 @@ static void rmdom(int d, int dev)
 static char *rej_buf;
 static size_t rej_len;
 static FILE *rej_f;
-static uint32_t rej_lvl;
+static uint32_t rej_lvl, rej_glvl;
 
 static void rej_capture_begin(void)
 {
@@ -79,7 +79,10 @@ static void rej_capture_begin(void)
 	REQUIRE(rej_f != NULL, "open_memstream");
 	rte_openlog_stream(rej_f);
 	rej_lvl = rte_log_get_level(uvtd_logtype);
+	rej_glvl = rte_log_get_global_level();
 	rte_log_set_level(uvtd_logtype, RTE_LOG_ERR);
+	if (rej_glvl < RTE_LOG_ERR)      /* a --log-level lowered it */
+		rte_log_set_global_level(RTE_LOG_ERR);
 }
 
 /* 1 if exactly one line says "<op> ... rejected (<strerror(-err)>)". */
@@ -89,6 +92,7 @@ static int rej_capture_end(int err, const char *expr)
 	int lines = 0, ok;
 
 	rte_log_set_level(uvtd_logtype, rej_lvl);
+	rte_log_set_global_level(rej_glvl);
 	rte_openlog_stream(NULL);
 	fclose(rej_f);
 	snprintf(want, sizeof(want), "rejected (%s)", strerror(-err));
