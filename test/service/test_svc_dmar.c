@@ -51,22 +51,29 @@ static void expect_identity(unsigned int unit, uint16_t rid, uint64_t addr)
 	      PRIx64, rid, addr, rc, pa);
 }
 
-static void test_rmrr_identity(void)
+/* 00:14.0 (opened in test_lookup; rid 0x00a0, RMRR 0 and 2) and a strict
+ * domain on its unit. 0, or -1 when either is missing. */
+static int usb_and_domain(int *usb, int *d)
 {
 	struct uvtd_domain_conf c;
-	struct uvtd_domain_info info;
-	int usb = -1, d;
 
-	/* The device opened in test_lookup. */
+	*usb = -1;
 	for (int i = 0; i < UVTD_MAX_DEVICES; i++)
 		if (uvtd.devs[i].open && uvtd.devs[i].rid == 0x00a0)
-			usb = i;
-	REQUIRE(usb >= 0, "00:14.0 open");
+			*usb = i;
 	uvtd_domain_conf_init(&c);
 	c.unit = 1;
 	c.policy = UVTD_POLICY_STRICT;
-	d = uvtd_domain_create(&c);
-	REQUIRE(d >= 0, "domain");
+	*d = *usb >= 0 ? uvtd_domain_create(&c) : -1;
+	return *usb >= 0 && *d >= 0 ? 0 : -1;
+}
+
+static void test_rmrr_identity(void)
+{
+	struct uvtd_domain_info info;
+	int usb, d;
+
+	REQUIRE(usb_and_domain(&usb, &d) == 0, "00:14.0 and a domain");
 	CHECK_EQ(uvtd_attach(d, usb), 0);
 	uvtd_domain_info_get(d, &info);
 	CHECK_EQ(info.mappings, 2);
@@ -87,19 +94,10 @@ static void test_rmrr_identity(void)
  * takes back the identity maps it had made (all or none). */
 static void test_rmrr_conflict(void)
 {
-	struct uvtd_domain_conf c;
 	struct uvtd_domain_info info;
-	int usb = -1, d;
+	int usb, d;
 
-	for (int i = 0; i < UVTD_MAX_DEVICES; i++)
-		if (uvtd.devs[i].open && uvtd.devs[i].rid == 0x00a0)
-			usb = i;
-	REQUIRE(usb >= 0, "00:14.0 open");
-	uvtd_domain_conf_init(&c);
-	c.unit = 1;
-	c.policy = UVTD_POLICY_STRICT;
-	d = uvtd_domain_create(&c);
-	REQUIRE(d >= 0, "domain");
+	REQUIRE(usb_and_domain(&usb, &d) == 0, "00:14.0 and a domain");
 	/* RMRR 2's page, mapped somewhere else. */
 	CHECK_EQ(uvtd_map_fixed(d, 0x3e400000, 0x1000, PG, UVTD_PERM_RW), 0);
 	CHECK_EQ(uvtd_attach(d, usb), -EEXIST);
