@@ -896,6 +896,14 @@ int uvtd_debug_skip_unmap_invalidation(int id, bool skip)
 /* ---------------------------------------------------------------------------
  * Attach and detach
  */
+/* RMRR i of dv as whole pages: its first page and its length. */
+static void rmrr_pages(const struct uvtd_device *dv, unsigned int i,
+		       uint64_t *base, uint64_t *len)
+{
+	*base = RTE_ALIGN_FLOOR(dv->rmrr[i][0], UVTD_PAGE_SIZE);
+	*len = RTE_ALIGN_CEIL(dv->rmrr[i][1] + 1, UVTD_PAGE_SIZE) - *base;
+}
+
 int uvtd_attach(int id, int dev)
 {
 	struct uvtd_domain *d;
@@ -941,15 +949,14 @@ int uvtd_attach(int id, int dev)
 	bool made[UVTD_MAX_RMRR] = { false };
 
 	for (i = 0; i < dv->nrmrr; i++) {
-		uint64_t base = RTE_ALIGN_FLOOR(dv->rmrr[i][0], UVTD_PAGE_SIZE);
-		uint64_t end = RTE_ALIGN_CEIL(dv->rmrr[i][1] + 1, UVTD_PAGE_SIZE);
+		uint64_t base, len;
 
-		rc = uvtd_fast_map_fixed_locked(d, base, base, end - base,
+		rmrr_pages(dv, i, &base, &len);
+		rc = uvtd_fast_map_fixed_locked(d, base, base, len,
 						UVTD_PERM_RW);
 		/* Shared with another device: only the same identity map. */
 		if (rc == -EEXIST &&
-		    uvtd_fast_fixed_is(d, base, end - base, base,
-				       UVTD_PERM_RW))
+		    uvtd_fast_fixed_is(d, base, len, base, UVTD_PERM_RW))
 			rc = 0;
 		else
 			made[i] = rc == 0;
@@ -959,15 +966,12 @@ int uvtd_attach(int id, int dev)
 				 dv->rmrr[i][1], strerror(-rc), rc == -EEXIST ?
 				 " (overlaps a mapping that is not its "
 				 "identity map)" : "");
-			while (i-- > 0)
-				if (made[i])
-					uvtd_fast_unmap_fixed_locked(d,
-					    RTE_ALIGN_FLOOR(dv->rmrr[i][0],
-							    UVTD_PAGE_SIZE),
-					    RTE_ALIGN_CEIL(dv->rmrr[i][1] + 1,
-							   UVTD_PAGE_SIZE) -
-					    RTE_ALIGN_FLOOR(dv->rmrr[i][0],
-							    UVTD_PAGE_SIZE));
+			while (i-- > 0) {
+				if (!made[i])
+					continue;
+				rmrr_pages(dv, i, &base, &len);
+				uvtd_fast_unmap_fixed_locked(d, base, len);
+			}
 			detach_locked(d, dev);
 			goto out;
 		}
