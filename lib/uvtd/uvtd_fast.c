@@ -644,16 +644,18 @@ static void lazy_enqueue(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
  */
 /* A map whose map-side invalidation did not complete (the unit stalled or
  * failed): its entries are cleared again, but unproven, since the unit may
- * have cached them meanwhile and nothing invalidated them. The caller keeps
- * the IOVA out of circulation (reserved for ever, or a fixed record left
- * pending) and the table pages this clear unlinks stay allocated: a leak,
- * not a hole. */
+ * have cached them meanwhile and nothing invalidated them. The IOVA stays
+ * out of circulation (a window IOVA reserved for ever by its caller, a
+ * fixed record retired here) and the table pages this clear unlinks stay
+ * allocated: a leak, not a hole. */
 static void map_unproven(struct uvtd_domain *d, const char *op, uint64_t iova,
 			 uint64_t len, unsigned int n)
 {
 	struct uvtd_drv_gather g = { UINT64_MAX, 0, NULL, 0 };
 
 	uvtd.ops->unmap(d->drv, iova, len, &g);
+	if (!in_window(d, iova))
+		fixed_retire(d, iova);
 	if (n)          /* once per call: a burst says it for all n */
 		UVTD_LOG(ERR, "domain %d: %s: map-side invalidation failed; "
 			 "[0x%" PRIx64 ", +0x%" PRIx64 ")%s cleared, IOVA%s "
@@ -756,7 +758,6 @@ static int map_fixed_impl(struct uvtd_domain *d, struct uvtd_lcore_dom *lc,
 			/* The record stays, retired: the range is refused to
 			 * maps (-EEXIST) and unmaps (-ENOENT) alike. */
 			map_unproven(d, "map_fixed", iova, len, 1);
-			fixed_retire(d, iova);
 			return rc;
 		}
 	}
