@@ -207,7 +207,10 @@ void uvtd_domain_conf_init(struct uvtd_domain_conf *conf);
 int uvtd_domain_create(const struct uvtd_domain_conf *conf);
 /* Mappings still live are unmapped first. -EBUSY with devices attached. */
 int uvtd_domain_destroy(int dom);
-/* The policy in force, after auto is resolved; -EBUSY with mappings. */
+/* 0 (uvtd_domain_policy then gives the policy in force, auto resolved);
+ * -EBUSY with mappings or with lazy entries an lcore has not recycled yet
+ * (docs/service.md, Policies: flush, then let each lcore that unmapped call
+ * uvtd_poll). */
 int uvtd_domain_set_policy(int dom, enum uvtd_policy p);
 /* The policy in force (an enum uvtd_policy), or -ENODEV. */
 int uvtd_domain_policy(int dom);
@@ -339,7 +342,8 @@ struct uvtd_domain_info {
 	uint64_t iova_base, iova_size;
 	uint64_t mappings;             /* live */
 	uint64_t mapped_bytes;
-	uint64_t lazy_pending;         /* entries awaiting invalidation */
+	uint64_t lazy_pending;         /* entries in the lcores' queues, not
+					* yet recycled (invalidated or not) */
 	uint64_t flush_started, flush_finished;
 	double iova_hit_rate;
 	uint64_t iova_global_allocs;

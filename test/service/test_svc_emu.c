@@ -804,6 +804,63 @@ static void test_lazy_poll_own_and_idle(void)
 	rmdom(idle_dom, 1);
 }
 
+/* docs/service.md, Policies: after uvtd_flush another lcore's lazy entries
+ * are invalidated but stay in its queue until it recycles them, so the
+ * policy cannot change yet (its IOVAs would never be recycled); one
+ * uvtd_poll on that lcore recycles them, and then it can. */
+static int pol_dom;
+static uint64_t pol_iova[4];
+
+static int pol_unmapper(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 4; i++)
+		if (uvtd_unmap(pol_dom, pol_iova[i], PG) != 0)
+			return -1;
+	return 0;
+}
+
+static int pol_poller(void *arg)
+{
+	(void)arg;
+	return uvtd_poll();
+}
+
+static void test_lazy_policy_after_flush(void)
+{
+	unsigned int w = rte_get_next_lcore(-1, 1, 0);
+	struct uvtd_domain_info info;
+
+	if (w >= RTE_MAX_LCORE)
+		SKIP_TEST("needs two lcores");
+	pol_dom = mkdom(UVTD_POLICY_LAZY, 0);
+	REQUIRE(pol_dom >= 0, "domain");
+	for (int i = 0; i < 4; i++)
+		OK(uvtd_map(pol_dom, pa_of((unsigned int)i), PG, UVTD_PERM_RW,
+			    &pol_iova[i]));
+	OK(uvtd_test_launch(pol_unmapper, NULL, w));
+	CHECK_EQ(uvtd_test_join(w), 0);
+	OK(uvtd_domain_info_get(pol_dom, &info));
+	CHECK_EQ(info.mappings, 0);
+	CHECK_EQ(info.lazy_pending, 4);
+	OK(uvtd_flush(pol_dom));
+	for (int i = 0; i < 4; i++)
+		CHECK(dma_write(0, 0, pol_iova[i], 1) == -EFAULT, "IOVA 0x%"
+		      PRIx64 " reachable after uvtd_flush", pol_iova[i]);
+	OK(uvtd_domain_info_get(pol_dom, &info));
+	CHECK_EQ(info.lazy_pending, 4);          /* invalidated, not recycled */
+	CHECK_EQ(uvtd_domain_set_policy(pol_dom, UVTD_POLICY_STRICT), -EBUSY);
+	CHECK_EQ(uvtd_domain_policy(pol_dom), UVTD_POLICY_LAZY);
+	OK(uvtd_test_launch(pol_poller, NULL, w));
+	CHECK_EQ(uvtd_test_join(w), 4);          /* recycled by their lcore */
+	OK(uvtd_domain_info_get(pol_dom, &info));
+	CHECK_EQ(info.lazy_pending, 0);
+	CHECK_EQ(uvtd_domain_set_policy(pol_dom, UVTD_POLICY_STRICT), 0);
+	CHECK_EQ(uvtd_domain_policy(pol_dom), UVTD_POLICY_STRICT);
+	vtdemu_stale_reset(uvtd_vtd_emu(0));
+	rmdom(pol_dom, 0);
+}
+
 /* uvtd_faults_drain: a device write to a read-only mapping and a device
  * read of an unmapped page each leave one record, drained with its reason,
  * requester, address, direction and no PASID; bad arguments are refused. */
@@ -924,6 +981,7 @@ int main(int argc, char **argv)
 	RUN(test_two_units_one_domain);
 	RUN(test_lazy_bound_idle_lcore);
 	RUN(test_lazy_poll_own_and_idle);
+	RUN(test_lazy_policy_after_flush);
 	RUN(test_failed_wait_keeps_iova);
 	RUN(test_failed_map_flush_clears);
 	RUN(test_faults_drain);
