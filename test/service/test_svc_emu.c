@@ -835,14 +835,18 @@ static void test_lazy_policy_after_flush(void)
 		SKIP_TEST("needs two lcores");
 	pol_dom = mkdom(UVTD_POLICY_LAZY, 0);
 	REQUIRE(pol_dom >= 0, "domain");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		OK(uvtd_map(pol_dom, pa_of((unsigned int)i), PG, UVTD_PERM_RW,
 			    &pol_iova[i]));
+		CHECK_EQ(dma_write(0, 0, pol_iova[i], 1), 4);   /* cached */
+	}
 	OK(uvtd_test_launch(pol_unmapper, NULL, w));
 	CHECK_EQ(uvtd_test_join(w), 0);
 	OK(uvtd_domain_info_get(pol_dom, &info));
 	CHECK_EQ(info.mappings, 0);
 	CHECK_EQ(info.lazy_pending, 4);
+	/* Lazy: still reachable through the unit's cache until a flush. */
+	CHECK_EQ(dma_write(0, 0, pol_iova[0], 1), 4);
 	OK(uvtd_flush(pol_dom));
 	for (int i = 0; i < 4; i++)
 		CHECK(dma_write(0, 0, pol_iova[i], 1) == -EFAULT, "IOVA 0x%"
