@@ -808,18 +808,6 @@ static void test_lazy_poll_own_and_idle(void)
  * are invalidated but stay in its queue until it recycles them, so the
  * policy cannot change yet (its IOVAs would never be recycled); one
  * uvtd_poll on that lcore recycles them, and then it can. */
-static int pol_dom;
-static uint64_t pol_iova[4];
-
-static int pol_unmapper(void *arg)
-{
-	(void)arg;
-	for (int i = 0; i < 4; i++)
-		if (uvtd_unmap(pol_dom, pol_iova[i], PG) != 0)
-			return -1;
-	return 0;
-}
-
 static int pol_poller(void *arg)
 {
 	(void)arg;
@@ -833,36 +821,36 @@ static void test_lazy_policy_after_flush(void)
 
 	if (w >= RTE_MAX_LCORE)
 		SKIP_TEST("needs two lcores");
-	pol_dom = mkdom(UVTD_POLICY_LAZY, 0);
-	REQUIRE(pol_dom >= 0, "domain");
-	for (int i = 0; i < 4; i++) {
-		OK(uvtd_map(pol_dom, pa_of((unsigned int)i), PG, UVTD_PERM_RW,
-			    &pol_iova[i]));
-		CHECK_EQ(dma_write(0, 0, pol_iova[i], 1), 4);   /* cached */
+	idle_dom = mkdom(UVTD_POLICY_LAZY, 0);
+	REQUIRE(idle_dom >= 0, "domain");
+	for (int i = 0; i < 8; i++) {
+		OK(uvtd_map(idle_dom, pa_of((unsigned int)i), PG, UVTD_PERM_RW,
+			    &idle_iova[i]));
+		CHECK_EQ(dma_write(0, 0, idle_iova[i], 1), 4);   /* cached */
 	}
-	OK(uvtd_test_launch(pol_unmapper, NULL, w));
+	OK(uvtd_test_launch(idle_unmapper, NULL, w));
 	CHECK_EQ(uvtd_test_join(w), 0);
-	OK(uvtd_domain_info_get(pol_dom, &info));
+	OK(uvtd_domain_info_get(idle_dom, &info));
 	CHECK_EQ(info.mappings, 0);
-	CHECK_EQ(info.lazy_pending, 4);
+	CHECK_EQ(info.lazy_pending, 8);
 	/* Lazy: still reachable through the unit's cache until a flush. */
-	CHECK_EQ(dma_write(0, 0, pol_iova[0], 1), 4);
-	OK(uvtd_flush(pol_dom));
-	for (int i = 0; i < 4; i++)
-		CHECK(dma_write(0, 0, pol_iova[i], 1) == -EFAULT, "IOVA 0x%"
-		      PRIx64 " reachable after uvtd_flush", pol_iova[i]);
-	OK(uvtd_domain_info_get(pol_dom, &info));
-	CHECK_EQ(info.lazy_pending, 4);          /* invalidated, not recycled */
-	CHECK_EQ(uvtd_domain_set_policy(pol_dom, UVTD_POLICY_STRICT), -EBUSY);
-	CHECK_EQ(uvtd_domain_policy(pol_dom), UVTD_POLICY_LAZY);
+	CHECK_EQ(dma_write(0, 0, idle_iova[0], 1), 4);
+	OK(uvtd_flush(idle_dom));
+	for (int i = 0; i < 8; i++)
+		CHECK(dma_write(0, 0, idle_iova[i], 1) == -EFAULT, "IOVA 0x%"
+		      PRIx64 " reachable after uvtd_flush", idle_iova[i]);
+	OK(uvtd_domain_info_get(idle_dom, &info));
+	CHECK_EQ(info.lazy_pending, 8);          /* invalidated, not recycled */
+	CHECK_EQ(uvtd_domain_set_policy(idle_dom, UVTD_POLICY_STRICT), -EBUSY);
+	CHECK_EQ(uvtd_domain_policy(idle_dom), UVTD_POLICY_LAZY);
 	OK(uvtd_test_launch(pol_poller, NULL, w));
-	CHECK_EQ(uvtd_test_join(w), 4);          /* recycled by their lcore */
-	OK(uvtd_domain_info_get(pol_dom, &info));
+	CHECK_EQ(uvtd_test_join(w), 8);          /* recycled by their lcore */
+	OK(uvtd_domain_info_get(idle_dom, &info));
 	CHECK_EQ(info.lazy_pending, 0);
-	CHECK_EQ(uvtd_domain_set_policy(pol_dom, UVTD_POLICY_STRICT), 0);
-	CHECK_EQ(uvtd_domain_policy(pol_dom), UVTD_POLICY_STRICT);
+	CHECK_EQ(uvtd_domain_set_policy(idle_dom, UVTD_POLICY_STRICT), 0);
+	CHECK_EQ(uvtd_domain_policy(idle_dom), UVTD_POLICY_STRICT);
 	vtdemu_stale_reset(uvtd_vtd_emu(0));
-	rmdom(pol_dom, 0);
+	rmdom(idle_dom, 0);
 }
 
 /* uvtd_faults_drain: a device write to a read-only mapping and a device
